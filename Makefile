@@ -73,6 +73,11 @@ build: ## Build the manager and llmroute-sidecar into bin/.
 
 ##@ Tools
 
+.PHONY: controller-gen kustomize staticcheck
+controller-gen: $(CONTROLLER_GEN) ## Build controller-gen into bin/.
+kustomize: $(KUSTOMIZE) ## Build kustomize into bin/.
+staticcheck: $(STATICCHECK) ## Build staticcheck into bin/.
+
 $(LOCALBIN):
 	mkdir -p $(LOCALBIN)
 

@@ -1,0 +1,223 @@
+package config
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+)
+
+func TestParseDefaults(t *testing.T) {
+	c, err := Load("testdata/minimal.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Version:   1,
+		Providers: []Provider{{Name: "local", Type: LMStudio, BaseURL: "http://localhost:1234/v1", Timeout: D(DefaultProviderTimeout)}},
+		Rules:     []Rule{{Backends: []string{"local"}}},
+		Retry: Retry{
+			Attempts: 3, InitialBackoff: D(2 * time.Second), MaxBackoff: D(10 * time.Second), Multiplier: 2,
+			Jitter: ptr(true), RetryOn: DefaultRetryOn, MaxRetryAfter: D(30 * time.Second),
+			BudgetPercent: ptr(20), MinRetriesPerSecond: ptr(5),
+		},
+		CircuitBreaker: CircuitBreaker{
+			ConsecutiveFailures: 5, FailureRatio: 0.5, MinRequests: 20,
+			Interval: D(time.Minute), OpenTimeout: D(30 * time.Second), HalfOpenRequests: 1,
+		},
+		Timeouts: Timeouts{Request: D(300 * time.Second), StreamIdle: D(time.Minute)},
+	}
+	if !reflect.DeepEqual(*c, want) {
+		t.Errorf("defaults:\n got %+v\nwant %+v", *c, want)
+	}
+}
+
+func TestParseFullYAML(t *testing.T) {
+	c, err := Load("testdata/full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	checks := []struct {
+		name      string
+		got, want any
+	}{
+		{"anthropic base URL default", c.Providers[1].BaseURL, "https://api.anthropic.com"},
+		{"openai base URL default", c.Providers[0].BaseURL, "https://api.openai.com/v1"},
+		{"provider timeout", c.Providers[0].Timeout.Duration, 45 * time.Second},
+		{"model mapping", c.Providers[0].Models["gpt-4o-mini"], "gpt-4o-mini-2024-07-18"},
+		{"requests per minute", c.Providers[0].RequestsPerMinute, 600},
+		{"compound duration", c.Retry.MaxBackoff.Duration, 90 * time.Second},
+		{"fractional multiplier", c.Retry.Multiplier, 1.5},
+		{"jitter off kept", c.Retry.JitterEnabled(), false},
+		{"budget 0 kept (off), not defaulted", *c.Retry.BudgetPercent, 0},
+		{"min retries 0 kept", *c.Retry.MinRetriesPerSecond, 0},
+		{"retryOn kept", c.Retry.RetryOn, []string{"429", "503", "connect-failure"}},
+		{"half-open probes", c.CircuitBreaker.HalfOpenRequests, 2},
+		{"burst defaults to rate rounded up", c.RateLimit.Burst, 3},
+		{"catch-all rule", len(c.Rules[1].Models), 0},
+	}
+	for _, tc := range checks {
+		if !reflect.DeepEqual(tc.got, tc.want) {
+			t.Errorf("%s: got %v, want %v", tc.name, tc.got, tc.want)
+		}
+	}
+}
+
+// A rendered config must load back identically: the operator writes JSON with
+// this package's own marshalling, and the sidecar reads it.
+func TestJSONRoundTrip(t *testing.T) {
+	c, err := Load("testdata/full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	js, err := json.Marshal(c)
+	if err != nil {
+		t.Fatal(err)
+	}
+	back, err := Parse(js)
+	if err != nil {
+		t.Fatalf("reparse %s: %v", js, err)
+	}
+	if !reflect.DeepEqual(c, back) {
+		t.Errorf("round trip changed the config:\n got %+v\nwant %+v", back, c)
+	}
+}
+
+const base = `{"providers":[{"name":"a","type":"Ollama"}],"rules":[{"backends":["a"]}]`
+
+func TestParseErrors(t *testing.T) {
+	tests := []struct {
+		name    string
+		doc     string
+		wantErr []string
+	}{
+		{"not YAML", "providers: [", []string{"not valid YAML or JSON"}},
+		{"empty", "", []string{"empty"}},
+		{"top-level unknown field", base + `,"retries":{}}`, []string{`(document): unknown field "retries"`}},
+		{"nested unknown field", base + `,"retry":{"atempts":3}}`, []string{`retry: unknown field "atempts"`}},
+		{"unknown provider field", `{"providers":[{"name":"a","type":"Ollama","apikey":"x"}],"rules":[{"backends":["a"]}]}`, []string{`providers[0]: unknown field "apikey"`}},
+		{"bad duration", base + `,"retry":{"initialBackoff":"2 seconds"}}`, []string{`retry.initialBackoff: invalid duration "2 seconds"`}},
+		{"duration as number", base + `,"timeouts":{"request":300}}`, []string{`timeouts.request: want a duration string`}},
+		{"string for int", base + `,"retry":{"attempts":"3"}}`, []string{`retry.attempts: want a whole number, got the string "3"`}},
+		{"fraction for int", base + `,"retry":{"attempts":2.5}}`, []string{`retry.attempts: want a whole number`}},
+		{"number for retryOn", base + `,"retry":{"retryOn":[503]}}`, []string{`retry.retryOn[0]: want a string, got 503 (quote it)`}},
+		{"object for list", `{"providers":{"name":"a"},"rules":[]}`, []string{`providers: want a list, got an object`}},
+		{"version", base + `,"version":2}`, []string{"version: unsupported version 2"}},
+		{"no providers", `{"rules":[{"backends":["a"]}]}`, []string{"providers: at least one provider is required", `rules[0].backends[0]: "a" names no provider`}},
+		{"too many providers", tooMany(), []string{"providers: at most 16 providers"}},
+		{"no rules", `{"providers":[{"name":"a","type":"Ollama"}]}`, []string{"rules: at least one rule is required"}},
+		{"all provider problems at once", `{"providers":[
+			{"name":"A_b","type":"Gemini"},
+			{"name":"c","type":"OpenAICompatible","timeout":"-1s"},
+			{"name":"c","type":"OpenAI","baseURL":"ftp://x","apiKeyFile":"/k","apiKeyEnv":"K"},
+			{"name":"d","type":"Anthropic","models":{"x":""},"requestsPerMinute":-1,"tokensPerMinute":-2}],
+			"rules":[{"backends":["c"]}]}`, []string{
+			`providers[0].name: "A_b" is not a DNS label`,
+			`providers[0].type: unknown type "Gemini"`,
+			`providers[1].baseURL: required for type OpenAICompatible`,
+			`providers[1].timeout: must be a positive duration, got -1s`,
+			`providers[2].name: duplicate provider name "c" (also providers[1])`,
+			`providers[2].baseURL: "ftp://x" is not an http(s) URL`,
+			`providers[2].apiKeyFile: set apiKeyFile or apiKeyEnv, not both`,
+			`providers[3].apiKeyFile: type Anthropic needs an API key`,
+			`providers[3].models: model names must not be empty`,
+			`providers[3].requestsPerMinute: must not be negative`,
+			`providers[3].tokensPerMinute: must not be negative`,
+		}},
+		{"rule problems", `{"providers":[{"name":"a","type":"Ollama"}],"rules":[{"models":["gpt-["],"backends":["a","b","a"]},{"backends":[]}]}`, []string{
+			`rules[0].models[0]: "gpt-[" is not a valid glob pattern`,
+			`rules[0].backends[1]: "b" names no provider`,
+			`rules[0].backends[2]: "a" is listed twice`,
+			`rules[1].backends: at least one backend is required`,
+		}},
+		{"retry problems", base + `,"retry":{"attempts":11,"initialBackoff":"5s","maxBackoff":"1s","multiplier":0.5,"retryOn":["200","teapot","5xx"],"maxRetryAfter":"-1s","budgetPercent":101,"minRetriesPerSecond":-1}}`, []string{
+			"retry.attempts: must be between 1 and 10, got 11",
+			"retry.maxBackoff: 1s is shorter than initialBackoff 5s",
+			"retry.multiplier: must be between 1 and 10, got 0.5",
+			`retry.retryOn[0]: "200" is neither a status code 400-599`,
+			`retry.retryOn[1]: "teapot"`,
+			`retry.retryOn[2]: "5xx"`,
+			"retry.maxRetryAfter: must not be negative",
+			"retry.budgetPercent: must be between 0 and 100, got 101",
+			"retry.minRetriesPerSecond: must not be negative",
+		}},
+		{"attempts negative", base + `,"retry":{"attempts":-1}}`, []string{"retry.attempts: must be between 1 and 10, got -1"}},
+		{"breaker problems", base + `,"circuitBreaker":{"consecutiveFailures":-1,"failureRatio":1.5,"minRequests":-1,"interval":"-1s","openTimeout":"-1s","halfOpenRequests":-1}}`, []string{
+			"circuitBreaker.consecutiveFailures: must be at least 1",
+			"circuitBreaker.failureRatio: must be in (0, 1], got 1.5",
+			"circuitBreaker.minRequests: must be at least 1",
+			"circuitBreaker.interval: must be a positive duration",
+			"circuitBreaker.openTimeout: must be a positive duration",
+			"circuitBreaker.halfOpenRequests: must be at least 1",
+		}},
+		{"timeouts and rate limit", base + `,"timeouts":{"request":"-5s","streamIdle":"-1ms"},"rateLimit":{"requestsPerSecond":-1,"burst":-3}}`, []string{
+			"timeouts.request: must be a positive duration, got -5s",
+			"timeouts.streamIdle: must be a positive duration",
+			"rateLimit.requestsPerSecond: must be 0 (off) or positive",
+			"rateLimit.burst: must not be negative",
+		}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			c, err := Parse([]byte(tc.doc))
+			if err == nil {
+				t.Fatalf("accepted: %+v", c)
+			}
+			for _, want := range tc.wantErr {
+				if !strings.Contains(err.Error(), want) {
+					t.Errorf("error does not contain %q:\n%v", want, err)
+				}
+			}
+			if got := strings.Count(err.Error(), "\n") + 1; len(tc.wantErr) > 1 && got < len(tc.wantErr) {
+				t.Errorf("want every problem reported (%d), got %d:\n%v", len(tc.wantErr), got, err)
+			}
+		})
+	}
+}
+
+func tooMany() string {
+	var b strings.Builder
+	b.WriteString(`{"providers":[`)
+	for i := range 17 {
+		if i > 0 {
+			b.WriteString(",")
+		}
+		b.WriteString(`{"name":"p` + string(rune('a'+i)) + `","type":"Ollama"}`)
+	}
+	b.WriteString(`],"rules":[{"backends":["pa"]}]}`)
+	return b.String()
+}
+
+func TestLoadMissingFile(t *testing.T) {
+	_, err := Load(filepath.Join(t.TempDir(), "nope.yaml"))
+	if err == nil || !strings.Contains(err.Error(), "read config") {
+		t.Fatalf("want a read error, got %v", err)
+	}
+}
+
+func TestLoadNamesTheFile(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "bad.yaml")
+	if err := os.WriteFile(f, []byte("version: 1\nproviders: []\nrules: []\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	_, err := Load(f)
+	if err == nil || !strings.Contains(err.Error(), "bad.yaml") {
+		t.Fatalf("want the file named in %v", err)
+	}
+}
+
+func TestDefaultIsIdempotent(t *testing.T) {
+	c, err := Load("testdata/full.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := json.Marshal(c)
+	c.Default()
+	after, _ := json.Marshal(c)
+	if string(before) != string(after) {
+		t.Errorf("Default changed a defaulted config:\n%s\n%s", before, after)
+	}
+}
