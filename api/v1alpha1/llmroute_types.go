@@ -1,0 +1,434 @@
+/*
+Copyright 2026 The llmroute Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package v1alpha1
+
+import (
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+)
+
+// The schema mirrors the sidecar's configuration file (package sidecar/config):
+// the operator renders each LLMRoute into that file, so field names, meanings,
+// defaults and bounds are the same. The differences: API keys come from a
+// Secret (apiKeySecretRef) instead of a file or an environment variable, and
+// there is no version field.
+//
+// A duration is a Go duration string ("500ms", "2s", "1m30s"). The API server
+// checks its syntax with a pattern because its own "duration" format accepts
+// forms such as "2 seconds" that metav1.Duration cannot decode.
+
+// ProviderType names a provider's API family. All but Anthropic speak the
+// OpenAI wire format.
+// +kubebuilder:validation:Enum=OpenAI;Anthropic;Ollama;LMStudio;OpenAICompatible
+type ProviderType string
+
+// The provider types.
+const (
+	// ProviderOpenAI is api.openai.com; baseURL defaults to https://api.openai.com/v1.
+	ProviderOpenAI ProviderType = "OpenAI"
+	// ProviderAnthropic is api.anthropic.com; baseURL defaults to https://api.anthropic.com.
+	ProviderAnthropic ProviderType = "Anthropic"
+	// ProviderOllama is an Ollama server; baseURL defaults to http://localhost:11434/v1.
+	ProviderOllama ProviderType = "Ollama"
+	// ProviderLMStudio is an LM Studio server; baseURL defaults to http://localhost:1234/v1.
+	ProviderLMStudio ProviderType = "LMStudio"
+	// ProviderOpenAICompatible is any other server that speaks the OpenAI API; baseURL is required.
+	ProviderOpenAICompatible ProviderType = "OpenAICompatible"
+)
+
+// SecretKeyRef selects one key of a Secret in the LLMRoute's namespace.
+type SecretKeyRef struct {
+	// name is the name of the Secret.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
+	Name string `json:"name"`
+
+	// key is the key within the Secret whose value is the API key. Surrounding
+	// whitespace in the value is trimmed.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=253
+	// +kubebuilder:validation:Pattern=`^[-._a-zA-Z0-9]+$`
+	Key string `json:"key"`
+}
+
+// Provider is one upstream LLM API.
+// +kubebuilder:validation:XValidation:rule="self.type != 'OpenAICompatible' || has(self.baseURL)",message="baseURL is required for type OpenAICompatible",fieldPath=".baseURL",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="!(self.type in ['OpenAI', 'Anthropic']) || has(self.apiKeySecretRef)",message="apiKeySecretRef is required for types OpenAI and Anthropic",fieldPath=".apiKeySecretRef",reason=FieldValueRequired
+type Provider struct {
+	// name identifies the provider in rules, logs and metrics, and names its
+	// key in the rendered keys Secret. A DNS label, unique within the route.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Name string `json:"name"`
+
+	// type is the API family; it decides the wire format and the auth header.
+	// +required
+	Type ProviderType `json:"type"`
+
+	// baseURL is what the provider's own SDK calls its base URL: with /v1 for
+	// the OpenAI family (https://api.openai.com/v1), the bare host for
+	// Anthropic (https://api.anthropic.com). When omitted the operator uses the
+	// type's default; required for OpenAICompatible.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^https?://[^\s/?#]+([/?#]\S*)?$`
+	BaseURL string `json:"baseURL,omitempty"`
+
+	// apiKeySecretRef selects the Secret key that holds the provider's API key.
+	// Required for OpenAI and Anthropic; optional for the others, which are
+	// often local servers that need none.
+	// +optional
+	APIKeySecretRef *SecretKeyRef `json:"apiKeySecretRef,omitempty"`
+
+	// timeout bounds one attempt, from sending the request to the end of the
+	// response headers.
+	// +optional
+	// +kubebuilder:default="60s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|μs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="timeout must be a positive duration"
+	Timeout *metav1.Duration `json:"timeout,omitempty"`
+
+	// models maps a requested model name to this provider's model name.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=64
+	// +kubebuilder:validation:XValidation:rule="self.all(k, k != '' && self[k] != '')",message="models must map non-empty model names to non-empty model names"
+	Models map[string]string `json:"models,omitempty"`
+
+	// defaultModel is sent when a request reaches this provider with a model
+	// that models does not map (typically during a fallback). When empty, the
+	// requested name is sent unchanged.
+	// +optional
+	// +kubebuilder:validation:MaxLength=256
+	DefaultModel string `json:"defaultModel,omitempty"`
+
+	// anthropicVersion is the anthropic-version header sent on requests that
+	// the sidecar translated into the Anthropic format. When omitted the
+	// sidecar sends 2023-06-01.
+	// +optional
+	// +kubebuilder:validation:MaxLength=64
+	// +kubebuilder:validation:Pattern=`^\S+$`
+	AnthropicVersion string `json:"anthropicVersion,omitempty"`
+
+	// requestsPerMinute caps the calls this route's sidecar makes to the
+	// provider; over it the provider is skipped like an open circuit breaker.
+	// 0 means no cap.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	RequestsPerMinute int32 `json:"requestsPerMinute,omitempty"`
+
+	// tokensPerMinute caps the tokens (input plus output, as the provider
+	// reports them) the sidecar spends on the provider per minute. 0 means no cap.
+	// +optional
+	// +kubebuilder:validation:Minimum=0
+	TokensPerMinute int64 `json:"tokensPerMinute,omitempty"`
+}
+
+// Rule sends the requests whose model matches to an ordered list of providers.
+type Rule struct {
+	// models are glob patterns (Go path.Match syntax, e.g. "gpt-*") matched
+	// against the request's model. An empty list matches every model.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=256
+	Models []string `json:"models,omitempty"`
+
+	// backends are provider names, tried in order: the fallback cascade.
+	// Each names a provider of this route, at most once.
+	// +required
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:items:MaxLength=63
+	// +kubebuilder:validation:items:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Backends []string `json:"backends"`
+}
+
+// Retry governs retries within one provider and the sidecar-wide retry budget.
+// +kubebuilder:validation:XValidation:rule="!has(self.initialBackoff) || !has(self.maxBackoff) || duration(self.maxBackoff) >= duration(self.initialBackoff)",message="maxBackoff must not be shorter than initialBackoff (maxBackoff defaults to 10s)",fieldPath=".maxBackoff",reason=FieldValueInvalid
+type Retry struct {
+	// attempts is the maximum number of tries per provider, the first included.
+	// +optional
+	// +kubebuilder:default=3
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10
+	Attempts int32 `json:"attempts,omitempty"`
+
+	// initialBackoff is the wait before the first retry.
+	// +optional
+	// +kubebuilder:default="2s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|μs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="initialBackoff must be a positive duration"
+	InitialBackoff *metav1.Duration `json:"initialBackoff,omitempty"`
+
+	// maxBackoff caps every wait; not shorter than initialBackoff.
+	// +optional
+	// +kubebuilder:default="10s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|μs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="maxBackoff must be a positive duration"
+	MaxBackoff *metav1.Duration `json:"maxBackoff,omitempty"`
+
+	// multiplier grows the wait after each retry.
+	// +optional
+	// +kubebuilder:default=2
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=10
+	Multiplier float64 `json:"multiplier,omitempty"`
+
+	// jitter draws each wait uniformly from [backoff/2, backoff], so that
+	// clients that failed together do not retry together.
+	// +optional
+	// +kubebuilder:default=true
+	Jitter *bool `json:"jitter,omitempty"`
+
+	// retryOn lists what is retried: HTTP status codes 400-599 ("429", "503")
+	// and the network failures "connect-failure", "reset" and "timeout". Any
+	// other 4xx fails fast and moves on to the next backend.
+	// +optional
+	// +kubebuilder:default={"429","500","502","503","504","529","connect-failure","reset","timeout"}
+	// +kubebuilder:validation:MaxItems=64
+	// +kubebuilder:validation:items:Pattern=`^([45][0-9][0-9]|connect-failure|reset|timeout)$`
+	RetryOn []string `json:"retryOn,omitempty"`
+
+	// maxRetryAfter is the longest Retry-After (or retry-after-ms) the sidecar
+	// waits for on a provider; a longer one moves to the next provider at once.
+	// +optional
+	// +kubebuilder:default="30s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|μs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="maxRetryAfter must be a positive duration; to never wait on Retry-After, set it to a small value such as 1ms"
+	MaxRetryAfter *metav1.Duration `json:"maxRetryAfter,omitempty"`
+
+	// budgetPercent caps retries (attempts after the first, fallbacks
+	// included) at this percentage of requests over a 10 s window, plus
+	// minRetriesPerSecond. 0 turns the retry budget off.
+	// +optional
+	// +kubebuilder:default=20
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:Maximum=100
+	BudgetPercent *int32 `json:"budgetPercent,omitempty"`
+
+	// minRetriesPerSecond is always allowed on top of budgetPercent, so that a
+	// quiet sidecar can still retry.
+	// +optional
+	// +kubebuilder:default=5
+	// +kubebuilder:validation:Minimum=0
+	MinRetriesPerSecond *int32 `json:"minRetriesPerSecond,omitempty"`
+}
+
+// CircuitBreaker configures one breaker per provider (sony/gobreaker semantics).
+// An open breaker sends requests to the next backend at once.
+type CircuitBreaker struct {
+	// consecutiveFailures trips the breaker after this many failures in a row.
+	// +optional
+	// +kubebuilder:default=5
+	// +kubebuilder:validation:Minimum=1
+	ConsecutiveFailures int32 `json:"consecutiveFailures,omitempty"`
+
+	// failureRatio trips the breaker when failures/requests within interval
+	// reach it, once minRequests were seen; in (0, 1].
+	// +optional
+	// +kubebuilder:default=0.5
+	// +kubebuilder:validation:Minimum=0
+	// +kubebuilder:validation:ExclusiveMinimum=true
+	// +kubebuilder:validation:Maximum=1
+	FailureRatio float64 `json:"failureRatio,omitempty"`
+
+	// minRequests is how many requests interval must see before failureRatio applies.
+	// +optional
+	// +kubebuilder:default=20
+	// +kubebuilder:validation:Minimum=1
+	MinRequests int32 `json:"minRequests,omitempty"`
+
+	// interval is the closed-state window after which the counts are cleared.
+	// +optional
+	// +kubebuilder:default="60s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|μs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="interval must be a positive duration"
+	Interval *metav1.Duration `json:"interval,omitempty"`
+
+	// openTimeout is how long an open breaker refuses calls before it lets
+	// probes through (half-open).
+	// +optional
+	// +kubebuilder:default="30s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|μs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="openTimeout must be a positive duration"
+	OpenTimeout *metav1.Duration `json:"openTimeout,omitempty"`
+
+	// halfOpenRequests is how many probes a half-open breaker lets through;
+	// that many successes close it.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	HalfOpenRequests int32 `json:"halfOpenRequests,omitempty"`
+}
+
+// Timeouts bound whole requests and the silence inside a stream.
+type Timeouts struct {
+	// request bounds a whole request: every attempt, wait and fallback, and a
+	// stream to its end.
+	// +optional
+	// +kubebuilder:default="300s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|μs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="request must be a positive duration"
+	Request *metav1.Duration `json:"request,omitempty"`
+
+	// streamIdle bounds the gap between two events of a stream.
+	// +optional
+	// +kubebuilder:default="60s"
+	// +kubebuilder:validation:Type=string
+	// +kubebuilder:validation:MaxLength=32
+	// +kubebuilder:validation:Pattern=`^([0-9]+(\.[0-9]+)?(ns|us|µs|μs|ms|s|m|h))+$`
+	// +kubebuilder:validation:XValidation:rule="duration(self) > duration('0s')",message="streamIdle must be a positive duration"
+	StreamIdle *metav1.Duration `json:"streamIdle,omitempty"`
+}
+
+// RateLimit is a token bucket over the requests the sidecar accepts from its pod.
+type RateLimit struct {
+	// requestsPerSecond is the bucket's refill rate. 0 turns rate limiting off.
+	// +optional
+	// +kubebuilder:default=0
+	// +kubebuilder:validation:Minimum=0
+	RequestsPerSecond float64 `json:"requestsPerSecond,omitempty"`
+
+	// burst is the bucket's size. 0 means requestsPerSecond rounded up.
+	// +optional
+	// +kubebuilder:default=0
+	// +kubebuilder:validation:Minimum=0
+	Burst int32 `json:"burst,omitempty"`
+}
+
+// LLMRouteSpec defines how the sidecars of the pods that use this route call
+// LLM providers: which providers exist, which models go where, and how hard to
+// try before falling back.
+// +kubebuilder:validation:XValidation:rule="self.rules.all(r, r.backends.all(b, self.providers.exists(p, p.name == b)))",message="every entry of rules[].backends must name a provider in providers",fieldPath=".rules",reason=FieldValueInvalid
+type LLMRouteSpec struct {
+	// providers are the upstream LLM APIs this route may call; names unique.
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:XValidation:rule="self.all(p, self.exists_one(q, q.name == p.name))",message="providers must have unique names"
+	Providers []Provider `json:"providers"`
+
+	// rules map a request's model to an ordered list of providers to try.
+	// The first rule whose models match wins; a rule without models matches
+	// every model. A request that no rule matches is refused.
+	// +required
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=32
+	Rules []Rule `json:"rules"`
+
+	// retry governs retries on one provider and the sidecar-wide retry budget.
+	// +optional
+	// +kubebuilder:default={}
+	Retry *Retry `json:"retry,omitempty"`
+
+	// circuitBreaker is applied to each provider separately.
+	// +optional
+	// +kubebuilder:default={}
+	CircuitBreaker *CircuitBreaker `json:"circuitBreaker,omitempty"`
+
+	// timeouts bound a whole request and the silence inside a stream.
+	// +optional
+	// +kubebuilder:default={}
+	Timeouts *Timeouts `json:"timeouts,omitempty"`
+
+	// rateLimit caps the requests each sidecar accepts from its pod.
+	// +optional
+	// +kubebuilder:default={}
+	RateLimit *RateLimit `json:"rateLimit,omitempty"`
+}
+
+// LLMRouteStatus is the observed state of an LLMRoute.
+type LLMRouteStatus struct {
+	// observedGeneration is the metadata.generation the status was computed for.
+	// +optional
+	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
+
+	// conditions are Accepted, ResolvedRefs and Ready, each with the
+	// observedGeneration it was computed for.
+	// +optional
+	// +listType=map
+	// +listMapKey=type
+	// +patchStrategy=merge
+	// +patchMergeKey=type
+	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
+
+	// configHash is a hash of the rendered sidecar configuration and keys; it
+	// changes whenever what the sidecars load changes.
+	// +optional
+	ConfigHash string `json:"configHash,omitempty"`
+
+	// providers is the number of providers in the spec, for kubectl get.
+	// +optional
+	Providers int32 `json:"providers,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+// +kubebuilder:subresource:status
+// +kubebuilder:resource:shortName=llmr,categories=llm
+// +kubebuilder:printcolumn:name="Providers",type=integer,JSONPath=`.status.providers`
+// +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+
+// LLMRoute routes a namespace's LLM calls through the llmroute sidecar. Pods
+// labelled llm.osmen.ai/route=<name> get a sidecar configured from it.
+type LLMRoute struct {
+	metav1.TypeMeta `json:",inline"`
+
+	// metadata is the standard object metadata.
+	// +optional
+	metav1.ObjectMeta `json:"metadata,omitempty"`
+
+	// spec is the desired routing and resilience configuration.
+	// +required
+	Spec LLMRouteSpec `json:"spec"`
+
+	// status is the observed state of the route.
+	// +optional
+	Status LLMRouteStatus `json:"status,omitempty"`
+}
+
+// +kubebuilder:object:root=true
+
+// LLMRouteList contains a list of LLMRoute.
+type LLMRouteList struct {
+	metav1.TypeMeta `json:",inline"`
+	metav1.ListMeta `json:"metadata,omitempty"`
+	Items           []LLMRoute `json:"items"`
+}
+
+func init() {
+	SchemeBuilder.Register(&LLMRoute{}, &LLMRouteList{})
+}
