@@ -130,6 +130,8 @@ type testCase struct {
 	expects map[string]string
 }
 
+var nameLength = regexp.MustCompile(`(?m)^# name-length: (\d+)$`)
+
 var expectLine = regexp.MustCompile(`^#\s*expect:\s*(\S+)\s*=\s*(.*?)\s*$`)
 
 func loadCases(t *testing.T, dir string) []testCase {
@@ -167,6 +169,11 @@ func loadCases(t *testing.T, dir string) []testCase {
 		// The API server quotes the object's name in its errors; a neutral name
 		// keeps a "want" from matching the name instead of the field.
 		tc.obj.SetName(fmt.Sprintf("%s-%02d", dir, i))
+		if n := nameLength.FindStringSubmatch(string(data)); n != nil {
+			// "# name-length: N" tests limits on the name itself.
+			length, _ := strconv.Atoi(n[1])
+			tc.obj.SetName(strings.Repeat("n", length))
+		}
 		tc.obj.SetNamespace(testNamespace)
 		cases = append(cases, tc)
 	}

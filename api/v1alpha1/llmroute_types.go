@@ -210,6 +210,7 @@ type Retry struct {
 	// other 4xx fails fast and moves on to the next backend.
 	// +optional
 	// +kubebuilder:default={"429","500","502","503","504","529","connect-failure","reset","timeout"}
+	// +kubebuilder:validation:MinItems=1
 	// +kubebuilder:validation:MaxItems=64
 	// +kubebuilder:validation:items:Pattern=`^([45][0-9][0-9]|connect-failure|reset|timeout)$`
 	RetryOn []string `json:"retryOn,omitempty"`
@@ -401,6 +402,7 @@ type LLMRouteStatus struct {
 // +kubebuilder:printcolumn:name="Providers",type=integer,JSONPath=`.status.providers`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
+// +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 239",message="metadata.name must be at most 239 characters: the keys Secret llmroute-<name>-keys must fit Kubernetes' 253"
 
 // LLMRoute routes a namespace's LLM calls through the llmroute sidecar. Pods
 // labelled llm.osmen.ai/route=<name> get a sidecar configured from it.

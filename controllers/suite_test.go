@@ -1,0 +1,208 @@
+/*
+Copyright 2026 The llmroute Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+package controllers
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/resource"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	ctrl "sigs.k8s.io/controller-runtime"
+	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/controller-runtime/pkg/envtest"
+	logf "sigs.k8s.io/controller-runtime/pkg/log"
+	"sigs.k8s.io/controller-runtime/pkg/log/zap"
+	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
+	"sigs.k8s.io/controller-runtime/pkg/webhook"
+)
+
+// k8sClient talks to the suite's API server directly (no cache); nil when
+// the envtest tests skip.
+var k8sClient client.Client
+
+// envSidecar is what the suite's webhook injects.
+var envSidecar = SidecarSettings{
+	Image:           "ghcr.io/osmen-ai/llmroute:envtest",
+	ImagePullPolicy: corev1.PullIfNotPresent,
+	Resources: corev1.ResourceRequirements{
+		Requests: corev1.ResourceList{corev1.ResourceCPU: resource.MustParse("50m")},
+	},
+	LogFormat: "json",
+	LogLevel:  "info",
+}
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	os.Exit(runSuite(m))
+}
+
+// runSuite starts one API server for the package, with the CRD, the webhook
+// configuration of config/webhook, and a manager running the controller and
+// the webhook as main.go wires them. Without the envtest binaries the envtest
+// tests skip, except in CI, where a silently skipped suite would hide every
+// regression it guards against.
+func runSuite(m *testing.M) int {
+	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
+		if os.Getenv("CI") != "" {
+			fmt.Fprintln(os.Stderr, "KUBEBUILDER_ASSETS is unset in CI: run 'make envtest' and point it at bin/k8s")
+			return 1
+		}
+		return m.Run()
+	}
+
+	if testing.Verbose() {
+		logf.SetLogger(zap.New(zap.WriteTo(os.Stderr), zap.UseDevMode(true)))
+	} else {
+		logf.SetLogger(logr.Discard())
+	}
+
+	env := &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+		WebhookInstallOptions: envtest.WebhookInstallOptions{
+			Paths: []string{filepath.Join("..", "config", "webhook")},
+		},
+	}
+	cfg, err := env.Start()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "start envtest: %v\n", err)
+		return 1
+	}
+	defer func() {
+		if err := env.Stop(); err != nil {
+			fmt.Fprintf(os.Stderr, "stop envtest: %v\n", err)
+		}
+	}()
+
+	scheme, err := buildScheme()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "build scheme: %v\n", err)
+		return 1
+	}
+	wh := env.WebhookInstallOptions
+	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
+		Scheme:                 scheme,
+		Metrics:                metricsserver.Options{BindAddress: "0"},
+		HealthProbeBindAddress: "0",
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir,
+		}),
+		Client: client.Options{Cache: &client.CacheOptions{DisableFor: UncachedObjects()}},
+	})
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "create manager: %v\n", err)
+		return 1
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	if err := (&LLMRouteReconciler{
+		Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder("llmroute-controller"),
+	}).SetupWithManager(ctx, mgr); err != nil {
+		fmt.Fprintf(os.Stderr, "set up controller: %v\n", err)
+		return 1
+	}
+	if err := (&PodInjector{Reader: mgr.GetAPIReader(), Sidecar: envSidecar}).SetupWithManager(mgr); err != nil {
+		fmt.Fprintf(os.Stderr, "set up webhook: %v\n", err)
+		return 1
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			fmt.Fprintf(os.Stderr, "manager: %v\n", err)
+		}
+	}()
+
+	started := mgr.GetWebhookServer().StartedChecker()
+	deadline := time.Now().Add(30 * time.Second)
+	for started(nil) != nil {
+		if time.Now().After(deadline) {
+			fmt.Fprintln(os.Stderr, "the webhook server did not start")
+			return 1
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+
+	if k8sClient, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		fmt.Fprintf(os.Stderr, "create client: %v\n", err)
+		return 1
+	}
+	return m.Run()
+}
+
+func requireEnv(t *testing.T) {
+	t.Helper()
+	if k8sClient == nil {
+		t.Skip("KUBEBUILDER_ASSETS is unset: run 'make envtest' to build kube-apiserver and etcd into bin/k8s")
+	}
+}
+
+var namespaceSeq atomic.Int32
+
+// newNamespace creates a namespace of the test's own, so tests share no objects.
+func newNamespace(t *testing.T) string {
+	t.Helper()
+	name := fmt.Sprintf("t%d-%s", namespaceSeq.Add(1), strings.ToLower(strings.TrimPrefix(t.Name(), "TestEnv")))
+	name = strings.Map(func(r rune) rune {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			return r
+		}
+		return '-'
+	}, name)
+	name = strings.TrimRight(name[:min(len(name), 50)], "-")
+	ns := &corev1.Namespace{ObjectMeta: metav1.ObjectMeta{Name: name}}
+	if err := k8sClient.Create(testContext(t), ns); err != nil {
+		t.Fatalf("create namespace: %v", err)
+	}
+	return name
+}
+
+func testContext(t *testing.T) context.Context {
+	ctx, cancel := context.WithTimeout(t.Context(), time.Minute)
+	t.Cleanup(cancel)
+	return ctx
+}
+
+// eventually polls check until it returns nil, and fails the test with its
+// last error after timeout.
+func eventually(t *testing.T, what string, check func() error) {
+	t.Helper()
+	const timeout, interval = 30 * time.Second, 100 * time.Millisecond
+	deadline := time.Now().Add(timeout)
+	for {
+		err := check()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not after %s: %v", what, timeout, err)
+		}
+		time.Sleep(interval)
+	}
+}
