@@ -1,0 +1,204 @@
+package translate
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"testing"
+
+	"github.com/osmen-ai/llmroute/sidecar/sse"
+)
+
+// anthropicStream is a text answer of n deltas as Anthropic streams it.
+func anthropicStream(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString("event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_01XFDUDYJgAACzvnptvVoYEL\",\"type\":\"message\",\"role\":\"assistant\",\"content\":[],\"model\":\"claude-sonnet-4-5-20250929\",\"stop_reason\":null,\"stop_sequence\":null,\"usage\":{\"input_tokens\":25,\"cache_creation_input_tokens\":0,\"cache_read_input_tokens\":0,\"output_tokens\":1,\"service_tier\":\"standard\"}}}\n\n")
+	b.WriteString("event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n")
+	b.WriteString("event: ping\ndata: {\"type\": \"ping\"}\n\n")
+	words := []string{" The", " quick", " brown", " fox", " jumps", " over", " the", " lazy", " dog", ".\\n"}
+	for i := range n {
+		fmt.Fprintf(&b, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"%s\"}}\n\n", words[i%len(words)])
+	}
+	b.WriteString("event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\n")
+	b.WriteString("event: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\",\"stop_sequence\":null},\"usage\":{\"output_tokens\":200}}\n\n")
+	b.WriteString("event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n")
+	return b.Bytes()
+}
+
+// openAIStream is a text answer of n chunks as OpenAI streams it with
+// include_usage.
+func openAIStream(n int) []byte {
+	var b bytes.Buffer
+	head := `{"id":"chatcmpl-BsV8f1yQcT0aN2kZ9mHqX3eL","object":"chat.completion.chunk","created":1764000000,"model":"gpt-4o-2024-08-06","service_tier":"default","system_fingerprint":"fp_07871e2ad8","choices":[{"index":0,"delta":`
+	fmt.Fprintf(&b, "data: %s{\"role\":\"assistant\",\"content\":\"\",\"refusal\":null},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null,\"obfuscation\":\"xY\"}\n\n", head)
+	words := []string{" The", " quick", " brown", " fox", " jumps", " over", " the", " lazy", " dog", ".\\n"}
+	for i := range n {
+		fmt.Fprintf(&b, "data: %s{\"content\":\"%s\"},\"logprobs\":null,\"finish_reason\":null}],\"usage\":null,\"obfuscation\":\"q1w2e3\"}\n\n", head, words[i%len(words)])
+	}
+	fmt.Fprintf(&b, "data: %s{},\"logprobs\":null,\"finish_reason\":\"stop\"}],\"usage\":null}\n\n", head)
+	b.WriteString(`data: {"id":"chatcmpl-BsV8f1yQcT0aN2kZ9mHqX3eL","object":"chat.completion.chunk","created":1764000000,"model":"gpt-4o-2024-08-06","choices":[],"usage":{"prompt_tokens":27,"completion_tokens":200,"total_tokens":227,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0}}}` + "\n\n")
+	b.WriteString("data: [DONE]\n\n")
+	return b.Bytes()
+}
+
+// readEvents parses a stream once, copying the events, so benchmarks time
+// the translation alone.
+func readEvents(tb testing.TB, stream []byte) []sse.Event {
+	r := sse.NewReader(bytes.NewReader(stream))
+	var evs []sse.Event
+	for {
+		ev, err := r.Next()
+		if err != nil {
+			return evs
+		}
+		evs = append(evs, sse.Event{Name: ev.Name, Data: bytes.Clone(ev.Data), Raw: bytes.Clone(ev.Raw)})
+	}
+}
+
+func benchmarkStream(b *testing.B, client, backend Format, req string, stream []byte) {
+	evs := readEvents(b, stream)
+	out := make([]byte, 0, 256<<10)
+	b.ReportAllocs()
+	b.ResetTimer()
+	for b.Loop() {
+		tr := New(client, backend)
+		if _, err := tr.Request([]byte(req), "m"); err != nil {
+			b.Fatal(err)
+		}
+		out = out[:0]
+		for _, ev := range evs {
+			var err error
+			if out, err = tr.StreamEvent(out, ev); err != nil {
+				b.Fatal(err)
+			}
+		}
+		out = tr.StreamEnd(out)
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(evs)), "ns/event")
+}
+
+// One op is a whole 200-delta stream, request included.
+func BenchmarkStreamAnthropicToOpenAI(b *testing.B) {
+	benchmarkStream(b, OpenAI, Anthropic, `{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hi"}]}`, anthropicStream(200))
+}
+
+func BenchmarkStreamOpenAIToAnthropic(b *testing.B) {
+	benchmarkStream(b, Anthropic, OpenAI, `{"model":"claude-sonnet-4-5","max_tokens":1024,"stream":true,"messages":[{"role":"user","content":"Hi"}]}`, openAIStream(200))
+}
+
+// benchmarkDelta times the steady state: one text delta event per op, on a
+// translator whose stream has started.
+func benchmarkDelta(b *testing.B, client, backend Format, req string, stream []byte) {
+	evs := readEvents(b, stream)
+	tr := New(client, backend)
+	if _, err := tr.Request([]byte(req), "m"); err != nil {
+		b.Fatal(err)
+	}
+	out := make([]byte, 0, 64<<10)
+	var err error
+	for _, ev := range evs[:4] {
+		if out, err = tr.StreamEvent(out, ev); err != nil {
+			b.Fatal(err)
+		}
+	}
+	delta := evs[4]
+	b.ReportAllocs()
+	b.SetBytes(int64(len(delta.Raw)))
+	for b.Loop() {
+		if out, err = tr.StreamEvent(out[:0], delta); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkDeltaAnthropicToOpenAI(b *testing.B) {
+	benchmarkDelta(b, OpenAI, Anthropic, `{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hi"}]}`, anthropicStream(4))
+}
+
+func BenchmarkDeltaOpenAIToAnthropic(b *testing.B) {
+	benchmarkDelta(b, Anthropic, OpenAI, `{"model":"claude","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"Hi"}]}`, openAIStream(4))
+}
+
+// The per-event path must not allocate once the stream has started.
+func TestStreamEventAllocs(t *testing.T) {
+	cases := []struct {
+		name            string
+		client, backend Format
+		req             string
+		stream          []byte
+	}{
+		{"anthropic to openai", OpenAI, Anthropic, `{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hi"}]}`, anthropicStream(4)},
+		{"openai to anthropic", Anthropic, OpenAI, `{"model":"claude","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"Hi"}]}`, openAIStream(4)},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			evs := readEvents(t, c.stream)
+			tr := New(c.client, c.backend)
+			if _, err := tr.Request([]byte(c.req), "m"); err != nil {
+				t.Fatal(err)
+			}
+			out := make([]byte, 0, 64<<10)
+			var err error
+			for _, ev := range evs[:4] { // start the stream and the text block
+				if out, err = tr.StreamEvent(out, ev); err != nil {
+					t.Fatal(err)
+				}
+			}
+			delta := evs[4]
+			allocs := testing.AllocsPerRun(100, func() {
+				if out, err = tr.StreamEvent(out[:0], delta); err != nil {
+					t.Fatal(err)
+				}
+			})
+			if allocs != 0 {
+				t.Fatalf("%v allocations per delta event, want 0", allocs)
+			}
+		})
+	}
+}
+
+func benchmarkRequest(b *testing.B, client, backend Format, file string) {
+	body, err := os.ReadFile(file)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := New(client, backend).Request(body, "m"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkRequestOpenAIToAnthropic(b *testing.B) {
+	benchmarkRequest(b, OpenAI, Anthropic, "testdata/o2a_request_tools.in.json")
+}
+
+func BenchmarkRequestAnthropicToOpenAI(b *testing.B) {
+	benchmarkRequest(b, Anthropic, OpenAI, "testdata/a2o_request_tools.in.json")
+}
+
+func BenchmarkResponseAnthropicToOpenAI(b *testing.B) {
+	body, err := os.ReadFile("testdata/o2a_response_tool_use.in.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	tr := New(OpenAI, Anthropic)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := tr.Response(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func BenchmarkIsErrorEvent(b *testing.B) {
+	ev := readEvents(b, openAIStream(1))[1]
+	b.ReportAllocs()
+	for b.Loop() {
+		if IsErrorEvent(OpenAI, ev) {
+			b.Fatal("not an error")
+		}
+	}
+}

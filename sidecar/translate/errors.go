@@ -1,0 +1,330 @@
+package translate
+
+import (
+	"bytes"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"unicode/utf8"
+
+	"github.com/osmen-ai/llmroute/sidecar/sse"
+)
+
+// Error bodies and stream error events in both formats.
+//
+//	OpenAI:    {"error":{"message":…,"type":…,"param":null,"code":…}}
+//	Anthropic: {"type":"error","error":{"type":…,"message":…}}
+//
+// In a stream, OpenAI's SDKs raise on any data event whose JSON has a
+// top-level "error" (the Python SDK also on `event: error`); Anthropic sends
+// `event: error` with its error body. The SDKs pick their exception class
+// from the HTTP status, so the types below are informative: they keep the
+// category, and OpenAI's codes carry the conditions applications test for
+// (rate_limit_exceeded, insufficient_quota, invalid_api_key,
+// context_length_exceeded, model_not_found).
+
+// maxErrorText caps the message taken from a body that is not JSON (an HTML
+// page from a gateway, say).
+const maxErrorText = 1024
+
+// openAIError maps an Anthropic error type to OpenAI's type and code ("" for
+// a null code).
+func openAIError(anthropicType, message string) (typ, code string) {
+	switch anthropicType {
+	case "invalid_request_error":
+		if contextTooLong(message) {
+			return "invalid_request_error", "context_length_exceeded"
+		}
+		return "invalid_request_error", ""
+	case "authentication_error":
+		return "authentication_error", "invalid_api_key"
+	case "billing_error":
+		return "insufficient_quota", "insufficient_quota"
+	case "permission_error":
+		return "permission_error", ""
+	case "not_found_error":
+		if strings.Contains(message, "model") {
+			return "invalid_request_error", "model_not_found"
+		}
+		return "not_found_error", ""
+	case "conflict_error":
+		return "conflict_error", ""
+	case "request_too_large":
+		return "invalid_request_error", "request_too_large"
+	case "rate_limit_error":
+		return "rate_limit_error", "rate_limit_exceeded"
+	case "overloaded_error", "api_error", "timeout_error", "":
+		return "server_error", ""
+	}
+	return anthropicType, ""
+}
+
+// contextTooLong recognises Anthropic's messages for a prompt over the
+// context window ("prompt is too long: 210000 tokens > 200000 maximum").
+func contextTooLong(message string) bool {
+	return strings.Contains(message, "prompt is too long") ||
+		strings.Contains(message, "exceed context limit") ||
+		strings.Contains(message, "context window")
+}
+
+// anthropicError maps an HTTP status and OpenAI's type and code to an
+// Anthropic error type. status is 0 for an error inside a stream.
+func anthropicError(status int, typ, code string) string {
+	switch {
+	case code == "invalid_api_key" || typ == "authentication_error" || status == http.StatusUnauthorized:
+		return "authentication_error"
+	case code == "insufficient_quota" || typ == "insufficient_quota" || status == http.StatusPaymentRequired:
+		return "billing_error"
+	case code == "rate_limit_exceeded" || typ == "rate_limit_error" || typ == "requests" || typ == "tokens" || status == http.StatusTooManyRequests:
+		return "rate_limit_error"
+	case code == "context_length_exceeded":
+		return "invalid_request_error"
+	case status == http.StatusForbidden || typ == "permission_error":
+		return "permission_error"
+	case status == http.StatusNotFound || code == "model_not_found":
+		return "not_found_error"
+	case status == http.StatusConflict:
+		return "conflict_error"
+	case status == http.StatusRequestEntityTooLarge:
+		return "request_too_large"
+	case status == http.StatusServiceUnavailable || status == 529:
+		return "overloaded_error"
+	case status == http.StatusGatewayTimeout:
+		return "timeout_error"
+	case status >= 500 || typ == "server_error":
+		return "api_error"
+	case status == 0 && typ != "invalid_request_error":
+		return "api_error"
+	}
+	return "invalid_request_error"
+}
+
+// ErrorBody renders an error in format f, for the sidecar's own errors. An
+// empty errType is derived from status; code is used by OpenAI only ("" for
+// null, or derived along with the type).
+func ErrorBody(f Format, status int, errType, code, message string) []byte {
+	if f == Anthropic {
+		if errType == "" {
+			errType = anthropicError(status, "", "")
+		}
+		return appendAnthropicError(make([]byte, 0, 64+len(message)), errType, message)
+	}
+	if errType == "" {
+		var derived string
+		errType, derived = openAIError(anthropicError(status, "", ""), message)
+		if code == "" {
+			code = derived
+		}
+	}
+	return appendOpenAIError(make([]byte, 0, 80+len(message)), errType, code, message)
+}
+
+func appendOpenAIError(dst []byte, typ, code, message string) []byte {
+	dst = append(dst, `{"error":{"message":`...)
+	dst = appendString(dst, message)
+	dst = append(dst, `,"type":`...)
+	dst = appendString(dst, typ)
+	dst = append(dst, `,"param":null,"code":`...)
+	if code == "" {
+		dst = append(dst, "null"...)
+	} else {
+		dst = appendString(dst, code)
+	}
+	return append(dst, "}}"...)
+}
+
+func appendAnthropicError(dst []byte, typ, message string) []byte {
+	dst = append(dst, `{"type":"error","error":{"type":`...)
+	dst = appendString(dst, typ)
+	dst = append(dst, `,"message":`...)
+	dst = appendString(dst, message)
+	return append(dst, "}}"...)
+}
+
+// parsedError is what ConvertError reads from an error body of either format
+// (both keep message and type under "error"), or from the shapes gateways
+// use: {"error":"text"} and {"message":"text"}.
+type parsedError struct {
+	message, typ, code string
+}
+
+func parseError(status int, body []byte) parsedError {
+	var top struct {
+		Error   json.RawMessage `json:"error"`
+		Message *string         `json:"message"`
+	}
+	var p parsedError
+	if json.Unmarshal(body, &top) == nil {
+		switch firstByte(top.Error) {
+		case '{':
+			var e struct {
+				Message json.RawMessage `json:"message"`
+				Type    string          `json:"type"`
+				Code    json.RawMessage `json:"code"`
+			}
+			if json.Unmarshal(top.Error, &e) == nil {
+				p.typ = e.Type
+				p.message = jsonText(e.Message)
+				p.code = jsonText(e.Code)
+			}
+		case '"':
+			p.message = jsonText(top.Error)
+		}
+		if p.message == "" && top.Message != nil {
+			p.message = *top.Message
+		}
+	}
+	if p.message == "" {
+		p.message = strings.TrimSpace(string(body))
+		if !utf8.ValidString(p.message) {
+			p.message = strings.ToValidUTF8(p.message, "\uFFFD")
+		}
+		if len(p.message) > maxErrorText {
+			p.message = strings.ToValidUTF8(p.message[:maxErrorText], "") + "…"
+		}
+	}
+	if p.message == "" {
+		p.message = http.StatusText(status)
+	}
+	if p.message == "" {
+		p.message = "upstream error"
+	}
+	return p
+}
+
+// jsonText renders a JSON string as its text and any other scalar (a
+// numeric code, say) as its JSON; null and absence as "".
+func jsonText(raw json.RawMessage) string {
+	if isNull(raw) {
+		return ""
+	}
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	if c := firstByte(raw); c == '{' || c == '[' {
+		return compactString(raw)
+	}
+	return string(bytes.TrimSpace(raw))
+}
+
+// ConvertError turns a backend error body (status and body in the backend's
+// format) into the client's format, keeping the message and mapping the
+// type. A body that cannot be read keeps its text as the message. When the
+// formats are equal, body is returned as it is.
+func ConvertError(client, backend Format, status int, body []byte) []byte {
+	if client == backend {
+		return body
+	}
+	p := parseError(status, body)
+	if client == Anthropic {
+		return appendAnthropicError(nil, anthropicError(status, p.typ, p.code), p.message)
+	}
+	typ := p.typ
+	if typ == "" || typ == "error" {
+		typ = anthropicError(status, "", "")
+	}
+	oaType, code := openAIError(typ, p.message)
+	return appendOpenAIError(nil, oaType, code, p.message)
+}
+
+// StreamErrorEvent appends an error event in the client's format f, to end a
+// stream that failed after content was sent. An empty errType becomes
+// server_error (OpenAI) or api_error (Anthropic). The OpenAI event is not
+// followed by [DONE]: [DONE] marks a complete answer, and the SDKs stop at
+// the error anyway.
+func StreamErrorEvent(dst []byte, f Format, errType, message string) []byte {
+	if f == Anthropic {
+		if errType == "" {
+			errType = "api_error"
+		}
+		dst = append(dst, "event: error\ndata: "...)
+		dst = appendAnthropicError(dst, errType, message)
+		return append(dst, "\n\n"...)
+	}
+	if errType == "" {
+		errType = "server_error"
+	}
+	dst = append(dst, "data: "...)
+	dst = appendOpenAIError(dst, errType, "", message)
+	return append(dst, "\n\n"...)
+}
+
+// IsErrorEvent reports whether a backend stream event in format f is an
+// error event: for Anthropic an event named error (or, unnamed, of type
+// error); for OpenAI a JSON object with a non-null top-level "error", the
+// test the SDKs apply. It reads only the top level of the data.
+func IsErrorEvent(f Format, ev sse.Event) bool {
+	if !ev.HasData() {
+		return false
+	}
+	if f == Anthropic {
+		return ev.Name == "error" || ev.Name == "" && anthropicEventType(ev.Data) == "error"
+	}
+	if !bytes.Contains(ev.Data, []byte(`"error"`)) {
+		return false
+	}
+	it := objectMembers(ev.Data)
+	for it.next() {
+		if string(it.key) == "error" {
+			return !isNullToken(it.val)
+		}
+	}
+	return false
+}
+
+// appendOpenAIStreamError writes an OpenAI error event for the data of an
+// Anthropic error event, {"type":"error","error":{"type":…,"message":…}}.
+func appendOpenAIStreamError(dst, data []byte) []byte {
+	var typ, msg []byte
+	it := objectMembers(data)
+	for it.next() {
+		if string(it.key) != "error" {
+			continue
+		}
+		e := objectMembers(it.val)
+		for e.next() {
+			switch string(e.key) {
+			case "type":
+				typ = e.val
+			case "message":
+				msg = e.val
+			}
+		}
+	}
+	message := stringValue(msg)
+	if message == "" {
+		message = "the backend stream failed"
+	}
+	oaType, code := openAIError(stringValue(typ), message)
+	dst = append(dst, "data: "...)
+	dst = appendOpenAIError(dst, oaType, code, message)
+	return append(dst, "\n\n"...)
+}
+
+// appendAnthropicStreamErrorFromOpenAI writes an Anthropic error event for
+// the "error" value of an OpenAI chunk: an object, or a bare string.
+func appendAnthropicStreamErrorFromOpenAI(dst, errVal []byte) []byte {
+	var message, typ, code string
+	if isString(errVal) {
+		message = stringValue(errVal)
+	} else {
+		it := objectMembers(errVal)
+		for it.next() {
+			switch string(it.key) {
+			case "message":
+				message = stringValue(it.val)
+			case "type":
+				typ = stringValue(it.val)
+			case "code":
+				code = stringValue(it.val)
+			}
+		}
+	}
+	if message == "" {
+		message = "the backend stream failed"
+	}
+	dst = append(dst, "event: error\ndata: "...)
+	dst = appendAnthropicError(dst, anthropicError(0, typ, code), message)
+	return append(dst, "\n\n"...)
+}

@@ -1,0 +1,272 @@
+// Package translate converts requests, responses, streamed events and errors
+// between the OpenAI chat completions format (POST /v1/chat/completions) and
+// the Anthropic Messages format (POST /v1/messages), so a client written for
+// one can be served by a backend that speaks the other.
+//
+// The rule behind every mapping: a translation may change how something is
+// said, never what is asked. A request field the other format cannot express
+// is refused with an *UnsupportedError naming it, unless it is at its default
+// or only tunes delivery (caching hints, service tiers, seeds); each dropped
+// field is listed with its reason where the request is read.
+//
+// Choices that hold in both directions:
+//   - Responses and streams report the model the client asked for, not the
+//     provider's: SDKs and applications read it back as the model they chose.
+//   - Requests for Anthropic have the shape of API version AnthropicVersion,
+//     and default max_tokens to DefaultMaxTokens.
+//   - Temperature: Anthropic's 0..1 passes to OpenAI unchanged; OpenAI's
+//     0..2 passes to Anthropic up to 1, and above 1 it is refused, since
+//     clamping would quietly make the answer more conservative than asked.
+//   - Token usage keeps cached prompt tokens apart as each format does
+//     (Anthropic's cache_read_input_tokens is OpenAI's cached_tokens, and
+//     counted in prompt_tokens).
+//
+// Request and response bodies go through encoding/json with typed structs.
+// Stream events, which arrive one per token, are read with a small scanner
+// and written by hand: string values (text, tool arguments, ids) are copied
+// as JSON tokens from the backend's event into the client's, so translating a
+// chunk neither decodes nor re-encodes its text and does not allocate.
+package translate
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/osmen-ai/llmroute/sidecar/sse"
+)
+
+// Format is an LLM API wire format.
+type Format int
+
+const (
+	// OpenAI is the chat completions format.
+	OpenAI Format = iota + 1
+	// Anthropic is the Messages format.
+	Anthropic
+)
+
+func (f Format) String() string {
+	switch f {
+	case OpenAI:
+		return "openai"
+	case Anthropic:
+		return "anthropic"
+	}
+	return fmt.Sprintf("Format(%d)", int(f))
+}
+
+// DefaultMaxTokens is the max_tokens sent to Anthropic when an OpenAI request
+// sets neither max_completion_tokens nor max_tokens. Anthropic requires the
+// field while OpenAI lets the model run to its own limit; 4096 is large
+// enough for ordinary answers and accepted by every Claude model, so a
+// request that worked on OpenAI is not turned into a validation error. A
+// client that needs longer answers sets max_completion_tokens.
+const DefaultMaxTokens = 4096
+
+// AnthropicVersion is the anthropic-version whose request shape Request
+// produces for an Anthropic backend. Translated requests may carry
+// temperature and top_p, which API version 2026-10-21 rejects with a 400
+// even at their defaults, so they must be sent with this version.
+const AnthropicVersion = "2023-06-01"
+
+// ErrInvalidRequest marks a request body that is not valid in the client's
+// own format (malformed JSON, wrong types, tool arguments that are not a JSON
+// object). The client should get a 400, as the native API would answer.
+var ErrInvalidRequest = errors.New("invalid request")
+
+// ErrInvalidResponse marks a backend body or event that cannot be read in the
+// backend's format. The attempt failed; another backend may do better.
+var ErrInvalidResponse = errors.New("invalid backend response")
+
+// Translator converts one request attempt from a client format to a backend
+// format. It keeps what the request said (model, stream options) and the
+// state of the stream, so use a fresh one per attempt: a retry then starts
+// from a clean state. Input bytes are never modified. Not safe for
+// concurrent use.
+type Translator interface {
+	// Request rewrites a client request body for the backend, putting model
+	// (the provider's model name; the client's when empty) in. It returns an
+	// *UnsupportedError when the request uses something the backend cannot
+	// express, and an error wrapping ErrInvalidRequest when the body is not a
+	// valid request.
+	Request(body []byte, model string) ([]byte, error)
+	// Response rewrites a complete, successful, non-streaming backend body
+	// into the client's format.
+	Response(body []byte) ([]byte, error)
+	// StreamEvent appends the client-format SSE bytes for one backend event
+	// (zero or more events) to dst.
+	StreamEvent(dst []byte, ev sse.Event) ([]byte, error)
+	// StreamEnd appends whatever must close the client stream after the
+	// backend stream ended cleanly, if the events have not already closed it.
+	StreamEnd(dst []byte) []byte
+	// Usage reports the tokens seen so far in a Response or stream events.
+	Usage() Usage
+}
+
+// Usage is a token count. InputTokens counts every prompt token the backend
+// processed, cached ones included (OpenAI's prompt_tokens; Anthropic's
+// input_tokens + cache_creation_input_tokens + cache_read_input_tokens).
+type Usage struct {
+	InputTokens, OutputTokens int
+}
+
+// New returns the translator from a client format to a backend format, or nil
+// when they are equal and the bytes pass through unchanged. It panics on a
+// Format that is neither OpenAI nor Anthropic: that is a programming error,
+// and a nil answer would silently pass bytes through.
+func New(client, backend Format) Translator {
+	if !client.valid() || !backend.valid() {
+		panic(fmt.Sprintf("translate: unknown format %v -> %v", client, backend))
+	}
+	switch {
+	case client == backend:
+		return nil
+	case client == OpenAI:
+		return &openAIToAnthropic{now: time.Now}
+	default:
+		return &anthropicToOpenAI{now: time.Now}
+	}
+}
+
+func (f Format) valid() bool { return f == OpenAI || f == Anthropic }
+
+// UnsupportedError reports a request feature that the backend's format cannot
+// express. The proxy answers it with a 400 naming the field, or tries a
+// backend of the client's own format.
+type UnsupportedError struct {
+	// Field is the JSON path of the field, e.g. "n" or
+	// "messages[2].content[0].type".
+	Field string
+	// Reason says why, in a form that reads after the field name.
+	Reason string
+}
+
+func (e *UnsupportedError) Error() string {
+	return "field " + e.Field + ": " + e.Reason
+}
+
+func unsupported(field, format string, args ...any) error {
+	return &UnsupportedError{Field: field, Reason: fmt.Sprintf(format, args...)}
+}
+
+func invalid(format string, args ...any) error {
+	return fmt.Errorf("%w: %s", ErrInvalidRequest, fmt.Sprintf(format, args...))
+}
+
+// decodeStrict decodes one JSON value into v, refusing fields v does not
+// declare: an unknown field is a feature this package does not translate, so
+// it is an *UnsupportedError rather than something to drop. path prefixes the
+// field name in errors ("messages[2].").
+func decodeStrict(data []byte, v any, path string) error {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		if name, ok := unknownField(err); ok {
+			return unsupported(path+name, "is not translated by the sidecar")
+		}
+		var te *json.UnmarshalTypeError
+		if errors.As(err, &te) && te.Field != "" {
+			return invalid("%s%s: cannot be a JSON %s", path, te.Field, te.Value)
+		}
+		if path == "" {
+			return invalid("body is not a valid JSON object: %v", err)
+		}
+		return invalid("%s: %v", trimDot(path), err)
+	}
+	if dec.More() {
+		return invalid("%s: trailing data after the JSON value", trimDot(path))
+	}
+	return nil
+}
+
+// unknownField extracts the name from encoding/json's `json: unknown field
+// "name"` error, the only way DisallowUnknownFields reports it.
+func unknownField(err error) (string, bool) {
+	const prefix = `json: unknown field "`
+	s := err.Error()
+	if len(s) > len(prefix)+1 && s[:len(prefix)] == prefix && s[len(s)-1] == '"' {
+		return s[len(prefix) : len(s)-1], true
+	}
+	return "", false
+}
+
+func trimDot(path string) string {
+	if path == "" {
+		return "body"
+	}
+	if path[len(path)-1] == '.' {
+		return path[:len(path)-1]
+	}
+	return path
+}
+
+// marshal encodes v without encoding/json's HTML escaping: the text goes to
+// an API, not a web page, and escaping "<" as \u003c would only bloat it.
+func marshal(v any) ([]byte, error) {
+	var buf bytes.Buffer
+	enc := json.NewEncoder(&buf)
+	enc.SetEscapeHTML(false)
+	if err := enc.Encode(v); err != nil {
+		return nil, err
+	}
+	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
+}
+
+// isNull reports whether a raw JSON value is absent or null.
+func isNull(raw json.RawMessage) bool {
+	return len(raw) == 0 || string(raw) == "null"
+}
+
+// firstByte is the first non-space byte of a JSON value, 0 when empty.
+func firstByte(raw []byte) byte {
+	for _, c := range raw {
+		switch c {
+		case ' ', '\t', '\n', '\r':
+			continue
+		}
+		return c
+	}
+	return 0
+}
+
+// jsonObject reports whether raw is a valid JSON object.
+func jsonObject(raw []byte) bool {
+	return firstByte(raw) == '{' && json.Valid(raw)
+}
+
+// compactString returns raw JSON compacted, as a Go string: how a tool's
+// input object becomes OpenAI's arguments string.
+func compactString(raw []byte) string {
+	var buf bytes.Buffer
+	if err := json.Compact(&buf, raw); err != nil {
+		return string(raw)
+	}
+	return buf.String()
+}
+
+// toolIDChars are the characters Anthropic accepts in tool_use ids
+// (^[a-zA-Z0-9_-]+$). OpenAI-compatible backends use others ("functions.x:0").
+func validToolIDChar(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-'
+}
+
+// sanitizeToolID maps a tool call id to one Anthropic accepts, the same way
+// every time, so a tool_use id and the tool_result that answers it still
+// match after both are rewritten.
+func sanitizeToolID(id string) string {
+	for i := 0; i < len(id); i++ {
+		if !validToolIDChar(id[i]) {
+			b := []byte(id)
+			for j := i; j < len(b); j++ {
+				if !validToolIDChar(b[j]) {
+					b[j] = '_'
+				}
+			}
+			return string(b)
+		}
+	}
+	return id
+}
