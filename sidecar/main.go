@@ -1,0 +1,182 @@
+// Command llmroute-sidecar is the llmroute proxy. It listens on loopback in
+// every pod that opts in (or on a laptop), and makes the app's OpenAI and
+// Anthropic SDK calls survive provider failures: retries with backoff,
+// circuit breakers, fallback across providers and formats.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/osmen-ai/llmroute/sidecar/config"
+	"github.com/osmen-ai/llmroute/sidecar/proxy"
+	"github.com/osmen-ai/llmroute/sidecar/reload"
+)
+
+// version is stamped at build time (-ldflags "-X main.version=...").
+var version = "dev"
+
+type options struct {
+	config       string
+	listen       string
+	adminListen  string
+	logFormat    string
+	logLevel     string
+	maxBodyBytes int64
+	drainTimeout time.Duration
+}
+
+func main() {
+	if err := run(os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "llmroute-sidecar:", err)
+		os.Exit(1)
+	}
+}
+
+func parseFlags(args []string, out *os.File) (options, error) {
+	var o options
+	fs := flag.NewFlagSet("llmroute-sidecar", flag.ContinueOnError)
+	fs.SetOutput(out)
+	fs.StringVar(&o.config, "config", "", "config file (YAML or JSON); required. It and the API key files it names are watched and reloaded on change")
+	fs.StringVar(&o.listen, "listen", "127.0.0.1:8089", "address of the LLM proxy; keep it on loopback so other pods cannot use this pod's keys")
+	fs.StringVar(&o.adminListen, "admin-listen", ":9089", "address of /healthz, /readyz, /metrics and /debug/providers")
+	fs.StringVar(&o.logFormat, "log-format", "json", "log format: json or text")
+	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info or error (debug adds fallback and retry details)")
+	fs.Int64Var(&o.maxBodyBytes, "max-body-bytes", proxy.DefaultMaxBodyBytes, "largest request body accepted; larger requests get 413")
+	fs.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long requests in flight may take to finish")
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	fs.Usage = func() {
+		fmt.Fprintf(out, "Usage: llmroute-sidecar --config FILE [flags]\n\n"+
+			"Proxies OpenAI- and Anthropic-format LLM calls with retries, circuit breakers and fallback.\n"+
+			"Point the app's SDK at it: OPENAI_BASE_URL=http://127.0.0.1:8089/v1, ANTHROPIC_BASE_URL=http://127.0.0.1:8089.\n\nFlags:\n")
+		fs.VisitAll(func(f *flag.Flag) {
+			def := ""
+			if f.DefValue != "" && f.DefValue != "false" {
+				def = fmt.Sprintf(" (default %q)", f.DefValue)
+			}
+			fmt.Fprintf(out, "  --%s\n\t%s%s\n", f.Name, f.Usage, def)
+		})
+	}
+	if err := fs.Parse(args); err != nil {
+		return o, err
+	}
+	if *showVersion {
+		fmt.Fprintln(out, "llmroute-sidecar", version)
+		os.Exit(0)
+	}
+	if o.config == "" {
+		fs.Usage()
+		return o, errors.New("--config is required")
+	}
+	if o.logFormat != "json" && o.logFormat != "text" {
+		return o, fmt.Errorf("--log-format must be json or text, not %q", o.logFormat)
+	}
+	return o, nil
+}
+
+func newLogger(format, level string, out *os.File) (logr.Logger, error) {
+	var lvl slog.Level
+	switch strings.ToLower(level) {
+	case "debug":
+		lvl = slog.LevelDebug // logr's V(1)
+	case "info":
+		lvl = slog.LevelInfo
+	case "error":
+		lvl = slog.LevelError
+	default:
+		return logr.Logger{}, fmt.Errorf("--log-level must be debug, info or error, not %q", level)
+	}
+	opts := &slog.HandlerOptions{Level: lvl}
+	var h slog.Handler = slog.NewJSONHandler(out, opts)
+	if format == "text" {
+		h = slog.NewTextHandler(out, opts)
+	}
+	return logr.FromSlogHandler(h), nil
+}
+
+func run(args []string, stderr *os.File) error {
+	o, err := parseFlags(args, stderr)
+	if err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return nil
+		}
+		return err
+	}
+	log, err := newLogger(o.logFormat, o.logLevel, stderr)
+	if err != nil {
+		return err
+	}
+	cfg, err := config.Load(o.config)
+	if err != nil {
+		return fmt.Errorf("cannot start:\n%w", err)
+	}
+	px, err := proxy.New(cfg, proxy.Options{Log: log, MaxBodyBytes: o.maxBodyBytes})
+	if err != nil {
+		return fmt.Errorf("cannot start:\n%w", err)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	var listening atomic.Bool
+	admin := &http.Server{Addr: o.adminListen, Handler: px.Admin(&listening), ReadHeaderTimeout: 5 * time.Second}
+	adminLn, err := net.Listen("tcp", o.adminListen)
+	if err != nil {
+		return fmt.Errorf("admin listener: %w", err)
+	}
+	go admin.Serve(adminLn)
+	defer admin.Close()
+
+	ln, err := net.Listen("tcp", o.listen)
+	if err != nil {
+		return fmt.Errorf("proxy listener: %w", err)
+	}
+	srv := &http.Server{
+		Handler:           px,
+		ReadHeaderTimeout: 10 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		// No WriteTimeout: streams last as long as timeouts.request allows.
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	listening.Store(true)
+
+	w := &reload.Watcher{File: o.config, Target: px, Log: log}
+	go func() {
+		if err := w.Run(ctx); err != nil {
+			log.Error(err, "Config watch stopped: changes will not be reloaded")
+		}
+	}()
+	log.Info("llmroute-sidecar serving", "version", version, "listen", ln.Addr().String(), "admin", adminLn.Addr().String(),
+		"providers", len(cfg.Providers), "rules", len(cfg.Rules))
+
+	select {
+	case err := <-served:
+		return fmt.Errorf("proxy listener: %w", err)
+	case <-ctx.Done():
+	}
+	// SIGTERM: stop taking requests, let those in flight finish, then exit 0.
+	listening.Store(false)
+	log.Info("Draining: finishing requests in flight", "timeout", o.drainTimeout.String())
+	dctx, cancel := context.WithTimeout(context.Background(), o.drainTimeout)
+	defer cancel()
+	if err := srv.Shutdown(dctx); err != nil {
+		log.Error(err, "Drain timed out: requests still in flight were cut")
+		srv.Close()
+	}
+	log.Info("Stopped")
+	return nil
+}

@@ -1,0 +1,191 @@
+package proxy
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/osmen-ai/llmroute/hack/mockllm/mock"
+	"github.com/osmen-ai/llmroute/sidecar/config"
+)
+
+// harness is a proxy in front of fake providers, all on loopback, with the
+// backoff waits recorded instead of slept.
+type harness struct {
+	t     *testing.T
+	px    *Proxy
+	srv   *httptest.Server
+	mocks map[string]*mock.Server
+	logs  *syncBuffer
+
+	mu    sync.Mutex
+	waits []time.Duration
+}
+
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+// upstream is a fake provider in a test config.
+type upstream struct {
+	name string
+	typ  config.ProviderType
+	opts mock.Options
+	dead bool // a port nobody listens on: connection refused
+}
+
+const testKey = "sk-provider-secret-0123456789"
+
+// newHarness starts the providers and a proxy whose config lists them, in
+// order, as the backends of one catch-all rule. edit may change the config.
+func newHarness(t *testing.T, ups []upstream, edit func(*config.Config)) *harness {
+	t.Helper()
+	h := &harness{t: t, mocks: map[string]*mock.Server{}, logs: &syncBuffer{}}
+	t.Setenv("LLMROUTE_TEST_KEY", testKey)
+	cfg := &config.Config{Rules: []config.Rule{{}}}
+	for _, u := range ups {
+		var url string
+		if u.dead {
+			url = "http://" + deadAddr(t)
+		} else {
+			u.opts.Name = u.name
+			u.opts.APIKey = testKey
+			m := mock.New(u.opts)
+			s := httptest.NewServer(m)
+			t.Cleanup(func() { m.Close(); s.Close() })
+			h.mocks[u.name] = m
+			url = s.URL
+		}
+		if u.typ != config.Anthropic {
+			url += "/v1"
+		}
+		cfg.Providers = append(cfg.Providers, config.Provider{Name: u.name, Type: u.typ, BaseURL: url, APIKeyEnv: "LLMROUTE_TEST_KEY"})
+		cfg.Rules[0].Backends = append(cfg.Rules[0].Backends, u.name)
+	}
+	cfg.Retry.InitialBackoff = config.D(100 * time.Millisecond)
+	cfg.Retry.MaxBackoff = config.D(time.Second)
+	cfg.CircuitBreaker.ConsecutiveFailures = 1000 // tests that want a breaker set it
+	if edit != nil {
+		edit(cfg)
+	}
+	cfg.Default()
+	if err := cfg.Validate(); err != nil {
+		t.Fatalf("test config: %v", err)
+	}
+	px, err := New(cfg, Options{
+		Log: logr.FromSlogHandler(newJSONHandler(h.logs)),
+		Sleep: func(ctx context.Context, d time.Duration) error {
+			h.mu.Lock()
+			h.waits = append(h.waits, d)
+			h.mu.Unlock()
+			return ctx.Err()
+		},
+		Rand: func() float64 { return 0.5 },
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.px = px
+	h.srv = httptest.NewServer(px)
+	t.Cleanup(h.srv.Close)
+	return h
+}
+
+func (h *harness) recordedWaits() []time.Duration {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]time.Duration(nil), h.waits...)
+}
+
+// deadAddr returns a loopback address with no listener: connection refused.
+func deadAddr(t *testing.T) string {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
+// response is what a client saw.
+type response struct {
+	status int
+	header http.Header
+	body   string
+}
+
+func (r response) json(t *testing.T) map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal([]byte(r.body), &m); err != nil {
+		t.Fatalf("response is not JSON: %v\n%s", err, r.body)
+	}
+	return m
+}
+
+// errorMessage returns error.message from an error body of either format.
+func (r response) errorMessage(t *testing.T) string {
+	t.Helper()
+	e, _ := r.json(t)["error"].(map[string]any)
+	msg, _ := e["message"].(string)
+	return msg
+}
+
+func (h *harness) do(method, path, body string, headers ...string) response {
+	h.t.Helper()
+	return h.doContext(context.Background(), method, path, body, headers...)
+}
+
+func (h *harness) doContext(ctx context.Context, method, path, body string, headers ...string) response {
+	h.t.Helper()
+	req, err := http.NewRequestWithContext(ctx, method, h.srv.URL+path, strings.NewReader(body))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer sk-placeholder-from-the-app")
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return response{status: -1, body: err.Error()}
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
+}
+
+const chatBody = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}`
+const streamBody = `{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Say hello"}]}`
+
+func (h *harness) chat(headers ...string) response {
+	h.t.Helper()
+	return h.do(http.MethodPost, "/v1/chat/completions", chatBody, headers...)
+}
+
+func (h *harness) calls(name string) int64 { return h.mocks[name].Stats().Requests }

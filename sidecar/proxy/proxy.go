@@ -1,0 +1,183 @@
+// Package proxy is the sidecar's request path: it routes each LLM call by
+// model to an ordered list of providers, retries transient failures with
+// backoff under a sidecar-wide retry budget, skips providers whose circuit
+// breaker is open, translates between the OpenAI and Anthropic formats when a
+// fallback crosses them, and relays streams event by event.
+package proxy
+
+import (
+	"context"
+	"errors"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"sync/atomic"
+	"time"
+
+	"github.com/go-logr/logr"
+
+	"github.com/osmen-ai/llmroute/sidecar/config"
+	"github.com/osmen-ai/llmroute/sidecar/metrics"
+	"github.com/osmen-ai/llmroute/sidecar/resilience"
+)
+
+// DefaultMaxBodyBytes limits a request body; larger requests get 413.
+const DefaultMaxBodyBytes = 10 << 20
+
+// Options are the Proxy's seams and limits. The zero value works.
+type Options struct {
+	// Transport carries upstream calls. nil means NewTransport().
+	Transport http.RoundTripper
+	// Log receives the access log and events. The zero Logger discards.
+	Log logr.Logger
+	// Metrics records what the proxy does. nil means metrics.New().
+	Metrics *metrics.Metrics
+	// MaxBodyBytes limits request bodies. 0 means DefaultMaxBodyBytes.
+	MaxBodyBytes int64
+	// Now is the clock for the retry budget, rate limits and Retry-After dates.
+	// nil means time.Now.
+	Now func() time.Time
+	// Sleep waits between retries and returns early with ctx's error.
+	// nil means a timer that watches ctx; tests record the waits instead.
+	Sleep func(ctx context.Context, d time.Duration) error
+	// Rand returns a float in [0, 1) for backoff jitter. nil means math/rand/v2.
+	Rand func() float64
+}
+
+// Proxy serves the LLM endpoints on the sidecar's listener.
+type Proxy struct {
+	transport http.RoundTripper
+	log       logr.Logger
+	metrics   *metrics.Metrics
+	maxBody   int64
+	now       func() time.Time
+	sleep     func(context.Context, time.Duration) error
+	rand      func() float64
+	budget    *resilience.Budget
+
+	route atomic.Pointer[route]
+}
+
+// New compiles cfg (defaulted and validated) and returns a Proxy serving it.
+func New(cfg *config.Config, o Options) (*Proxy, error) {
+	px := &Proxy{
+		transport: o.Transport,
+		log:       o.Log,
+		metrics:   o.Metrics,
+		maxBody:   o.MaxBodyBytes,
+		now:       o.Now,
+		sleep:     o.Sleep,
+		rand:      o.Rand,
+	}
+	if px.transport == nil {
+		px.transport = NewTransport()
+	}
+	if px.metrics == nil {
+		px.metrics = metrics.New()
+	}
+	if px.maxBody <= 0 {
+		px.maxBody = DefaultMaxBodyBytes
+	}
+	if px.now == nil {
+		px.now = time.Now
+	}
+	if px.sleep == nil {
+		px.sleep = sleepContext
+	}
+	if px.rand == nil {
+		px.rand = rand.Float64
+	}
+	px.budget = resilience.NewBudget(*cfg.Retry.BudgetPercent, *cfg.Retry.MinRetriesPerSecond, px.now)
+	rt, err := px.compile(cfg, nil)
+	if err != nil {
+		return nil, err
+	}
+	px.route.Store(rt)
+	return px, nil
+}
+
+// Reload swaps in a new config for new requests; requests in flight finish on
+// the old one. On error nothing changes and the last good config keeps serving.
+func (px *Proxy) Reload(cfg *config.Config) error {
+	rt, err := px.compile(cfg, px.route.Load())
+	if err != nil {
+		px.metrics.Reloads.WithLabelValues("failure").Inc()
+		return err
+	}
+	px.budget.Configure(*cfg.Retry.BudgetPercent, *cfg.Retry.MinRetriesPerSecond)
+	px.route.Store(rt)
+	px.metrics.Reloads.WithLabelValues("success").Inc()
+	return nil
+}
+
+// ReloadFile loads a config file and reloads it; a file that does not load
+// counts as a failed reload like a config that does not compile.
+func (px *Proxy) ReloadFile(file string) (*config.Config, error) {
+	cfg, err := config.Load(file)
+	if err != nil {
+		px.metrics.Reloads.WithLabelValues("failure").Inc()
+		return nil, err
+	}
+	return cfg, px.Reload(cfg)
+}
+
+// Config returns the config being served.
+func (px *Proxy) Config() *config.Config { return px.route.Load().cfg }
+
+// Metrics returns the proxy's metrics.
+func (px *Proxy) Metrics() *metrics.Metrics { return px.metrics }
+
+// ServeHTTP dispatches the LLM endpoints.
+func (px *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	switch r.URL.Path {
+	case "/v1/chat/completions":
+		px.serveLLM(w, r, chatCompletions)
+	case "/v1/messages":
+		px.serveLLM(w, r, messages)
+	case "/v1/completions":
+		px.serveLLM(w, r, completions)
+	case "/v1/embeddings":
+		px.serveLLM(w, r, embeddings)
+	case "/v1/models":
+		px.serveModels(w, r)
+	default:
+		writeError(w, formatForPath(r.URL.Path), http.StatusNotFound, "not_found_error", "unknown_url",
+			"llmroute serves POST /v1/chat/completions, /v1/messages, /v1/completions, /v1/embeddings and GET /v1/models; not "+r.Method+" "+r.URL.Path)
+	}
+}
+
+// NewTransport returns the upstream transport: keep-alive connections sized
+// for a busy pod (the default keeps only 2 idle per host, which turns every
+// burst into new TLS handshakes), HTTP/2 where the provider offers it.
+func NewTransport() *http.Transport {
+	return &http.Transport{
+		Proxy: http.ProxyFromEnvironment,
+		DialContext: (&net.Dialer{
+			Timeout:   10 * time.Second,
+			KeepAlive: 30 * time.Second,
+		}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   512,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+}
+
+func sleepContext(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// errAttemptTimeout is the cancel cause of an attempt that ran out of time.
+var errAttemptTimeout = errors.New("attempt timed out")

@@ -1,0 +1,204 @@
+package proxy
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/osmen-ai/llmroute/sidecar/config"
+	"github.com/osmen-ai/llmroute/sidecar/resilience"
+	"github.com/osmen-ai/llmroute/sidecar/translate"
+)
+
+// writeError answers with an error body in the caller's format.
+func writeError(w http.ResponseWriter, f translate.Format, status int, errType, code, msg string) {
+	body := translate.ErrorBody(f, status, errType, code, msg)
+	h := w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	w.WriteHeader(status)
+	w.Write(body)
+}
+
+// formatForPath guesses the caller's format for errors outside the endpoints.
+func formatForPath(path string) translate.Format {
+	if strings.HasPrefix(path, "/v1/messages") {
+		return translate.Anthropic
+	}
+	return translate.OpenAI
+}
+
+// reject refuses a request before any provider is called.
+func (ex *exchange) reject(status int, errType, msg string) {
+	ex.status, ex.errType = status, errType
+	ex.setRouteHeaders(nil)
+	if status != http.StatusTooManyRequests {
+		ex.w.Header().Set("x-should-retry", "false")
+	}
+	writeError(ex.w, ex.ep.clientFormat(), status, errType, "", msg)
+}
+
+// passError answers with a provider's own refusal of the request (a 4xx that
+// no retry or other provider would change), in the caller's format.
+func (ex *exchange) passError(p *provider, tr translate.Translator) {
+	body := ex.last.body
+	if tr != nil {
+		body = translate.ConvertError(ex.ep.clientFormat(), p.format, ex.last.status, body)
+	}
+	ex.status, ex.errType = ex.last.status, "provider_refused"
+	h := ex.w.Header()
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(len(body)))
+	h.Set("x-should-retry", "false")
+	ex.setRouteHeaders(p)
+	ex.w.WriteHeader(ex.status)
+	ex.w.Write(body)
+}
+
+// fail answers after every provider failed or was skipped. The status is the
+// last provider's, 502 for a network failure, 504 for a timeout, 503 when no
+// provider could be called at all (breakers open, retry budget spent); the
+// message says what was tried. x-should-retry: false tells the app's SDK not
+// to retry on top of the sidecar's own retries.
+func (ex *exchange) fail(ctx interface{ Err() error }) {
+	if ex.r.Context().Err() != nil {
+		ex.status = 499 // the client left; nobody to answer
+		return
+	}
+	f := ex.ep.clientFormat()
+	status, errType, code := http.StatusServiceUnavailable, "api_error", "llmroute_unavailable"
+	if f == translate.OpenAI {
+		errType = "server_error"
+	}
+	switch {
+	case ex.attempts == 0 && ex.unsupported != nil && ex.last.provider == nil:
+		status, errType, code = http.StatusBadRequest, "invalid_request_error", "unsupported_by_providers"
+	case ctx.Err() != nil:
+		status, code = http.StatusGatewayTimeout, "llmroute_timeout"
+	case ex.last.provider == nil || ex.last.kind == -1:
+		// Nothing was called, or the last provider's breaker refused.
+	case ex.last.kind == resilience.FailTimeout:
+		status, code = http.StatusGatewayTimeout, "upstream_timeout"
+	case ex.last.status >= 400:
+		status = ex.last.status
+		if e := parseUpstreamError(ex.last.body).Error; e.Type != "" {
+			errType, code = e.Type, fmt.Sprint(e.Code)
+			if e.Code == nil {
+				code = ""
+			}
+		}
+	default:
+		status, code = http.StatusBadGateway, "upstream_unreachable"
+	}
+	if ex.budgetSpent && ex.attempts == 0 {
+		status = http.StatusServiceUnavailable
+	}
+	ex.status, ex.errType = status, code
+	ex.w.Header().Set("x-should-retry", "false")
+	if ex.last.provider != nil {
+		ex.setRouteHeaders(ex.last.provider)
+	} else {
+		ex.setRouteHeaders(nil)
+	}
+	writeError(ex.w, f, status, errType, code, ex.failureMessage(ctx))
+}
+
+// failureMessage tells the caller what was tried, provider by provider.
+func (ex *exchange) failureMessage(ctx interface{ Err() error }) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "llmroute: no provider could serve model %q (rule %s)", ex.fields.model, ex.rule.name)
+	switch {
+	case ctx.Err() != nil:
+		fmt.Fprintf(&b, " within timeouts.request (%s)", ex.rt.cfg.Timeouts.Request)
+	case ex.budgetSpent:
+		b.WriteString("; the retry budget is spent (too many retries across this pod), so it failed fast")
+	}
+	b.WriteString(": ")
+	for i, t := range ex.tries {
+		if i > 0 {
+			b.WriteString(", ")
+		}
+		b.WriteString(t.Provider)
+		b.WriteString(" ")
+		if t.Status != 0 {
+			b.WriteString(strconv.Itoa(t.Status))
+		} else {
+			b.WriteString(t.Outcome)
+		}
+	}
+	if ex.unsupported != nil {
+		b.WriteString("; ")
+		b.WriteString(ex.unsupported.Error())
+	}
+	if m := ex.last.message; m != "" {
+		b.WriteString("; last error: ")
+		b.WriteString(m)
+	}
+	return b.String()
+}
+
+// serveModels answers GET /v1/models from the config: no provider is called.
+func (px *Proxy) serveModels(w http.ResponseWriter, r *http.Request) {
+	if r.Method != http.MethodGet {
+		w.Header().Set("Allow", http.MethodGet)
+		writeError(w, translate.OpenAI, http.StatusMethodNotAllowed, "invalid_request_error", "", "/v1/models takes GET")
+		return
+	}
+	body := px.route.Load().models
+	w.Header().Set("Content-Type", "application/json")
+	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	w.Write(body)
+}
+
+// modelList renders the models a route knows, in the OpenAI list format:
+// the requested names that rules and mappings name, then provider models.
+func modelList(cfg *config.Config) []byte {
+	type model struct {
+		ID      string `json:"id"`
+		Object  string `json:"object"`
+		Created int64  `json:"created"`
+		OwnedBy string `json:"owned_by"`
+	}
+	list := struct {
+		Object string  `json:"object"`
+		Data   []model `json:"data"`
+	}{Object: "list", Data: []model{}}
+	seen := map[string]bool{}
+	add := func(id, owner string) {
+		if id == "" || seen[id] || strings.ContainsAny(id, "*?[") {
+			return // a glob is a pattern, not a model
+		}
+		seen[id] = true
+		list.Data = append(list.Data, model{ID: id, Object: "model", Created: created, OwnedBy: owner})
+	}
+	for _, r := range cfg.Rules {
+		for _, m := range r.Models {
+			add(m, "llmroute")
+		}
+	}
+	for _, p := range cfg.Providers {
+		for _, from := range sortedKeys(p.Models) {
+			add(from, p.Name)
+		}
+		add(p.DefaultModel, p.Name)
+	}
+	b, _ := json.Marshal(list)
+	return b
+}
+
+// created is a fixed timestamp for /v1/models: the models are the config's,
+// not the provider's, and a stable answer keeps clients' caches valid.
+var created = time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC).Unix()
+
+func sortedKeys(m map[string]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}

@@ -1,0 +1,220 @@
+package proxy
+
+import (
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"path"
+	"reflect"
+	"strings"
+	"time"
+
+	"github.com/sony/gobreaker/v2"
+	"golang.org/x/time/rate"
+
+	"github.com/osmen-ai/llmroute/sidecar/config"
+	"github.com/osmen-ai/llmroute/sidecar/resilience"
+	"github.com/osmen-ai/llmroute/sidecar/translate"
+)
+
+// route is a loaded config compiled for the request path: everything a
+// request needs is looked up here, nothing is parsed per request. A reload
+// builds a new route and swaps it in atomically; requests in flight finish on
+// the route they started with.
+type route struct {
+	cfg       *config.Config
+	providers map[string]*provider
+	rules     []rule
+	retryOn   *resilience.RetryOn
+	limiter   *rate.Limiter // nil: no request rate limit
+	models    []byte        // the GET /v1/models answer
+}
+
+type rule struct {
+	name     string // "0", "1", … : the rule's index, a low-cardinality metrics label
+	patterns []string
+	backends []*provider
+}
+
+// provider is one upstream as the request path uses it.
+type provider struct {
+	cfg    config.Provider
+	format translate.Format
+	// urls by endpoint, built once: baseURL + the endpoint's path.
+	urls    [numEndpoints]string
+	auth    string // the header value: "Bearer <key>" or the bare key for x-api-key
+	breaker *resilience.Breaker
+	rpm     *rate.Limiter // nil: no cap
+	tpm     *rate.Limiter // nil: no cap
+	stats   *providerStats
+}
+
+// match returns the first rule whose patterns match model.
+func (rt *route) match(model string) *rule {
+	for i := range rt.rules {
+		r := &rt.rules[i]
+		if len(r.patterns) == 0 {
+			return r
+		}
+		for _, p := range r.patterns {
+			if ok, _ := path.Match(p, model); ok {
+				return r
+			}
+		}
+	}
+	return nil
+}
+
+// providerModel is the model name sent to p for a requested model.
+func (p *provider) providerModel(requested string) string {
+	if m, ok := p.cfg.Models[requested]; ok {
+		return m
+	}
+	if p.cfg.DefaultModel != "" {
+		return p.cfg.DefaultModel
+	}
+	return requested
+}
+
+// overQuota reports whether the provider's own per-minute caps are spent.
+func (p *provider) overQuota(now time.Time) bool {
+	if p.tpm != nil && p.tpm.TokensAt(now) < 1 {
+		return true
+	}
+	return p.rpm != nil && !p.rpm.AllowN(now, 1)
+}
+
+// spendTokens charges a response's tokens to the provider's token cap.
+func (p *provider) spendTokens(now time.Time, n int) {
+	if p.tpm == nil || n <= 0 {
+		return
+	}
+	// ReserveN lets the bucket go into debt, so a large answer holds the
+	// provider back for as long as it cost; it refuses only n > burst.
+	p.tpm.ReserveN(now, min(n, p.tpm.Burst()))
+}
+
+// compile builds a route from a validated config, reading the API keys.
+// Breakers of providers whose settings did not change are carried over from
+// prev, so a reload does not forget that a provider is down.
+func (px *Proxy) compile(cfg *config.Config, prev *route) (*route, error) {
+	rt := &route{
+		cfg:       cfg,
+		providers: make(map[string]*provider, len(cfg.Providers)),
+		retryOn:   resilience.NewRetryOn(cfg.Retry.RetryOn),
+	}
+	var errs []error
+	for _, pc := range cfg.Providers {
+		p := &provider{cfg: pc, format: translate.OpenAI}
+		if pc.Type == config.Anthropic {
+			p.format = translate.Anthropic
+		}
+		key, err := readKey(pc)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		switch {
+		case key == "":
+		case p.format == translate.Anthropic:
+			p.auth = key
+		default:
+			p.auth = "Bearer " + key
+		}
+		base := strings.TrimSuffix(pc.BaseURL, "/")
+		for e := range numEndpoints {
+			p.urls[e] = base + endpoint(e).upstreamPath(p.format)
+		}
+		if old := prev.provider(pc.Name); old != nil && sameBreakerSettings(old, pc, prev.cfg, cfg) {
+			p.breaker, p.stats = old.breaker, old.stats
+		} else {
+			p.stats = px.newProviderStats(pc.Name)
+			p.breaker = resilience.NewBreaker(pc.Name, cfg.CircuitBreaker, px.onBreakerChange(p.stats))
+		}
+		if old := prev.provider(pc.Name); old != nil && old.cfg.RequestsPerMinute == pc.RequestsPerMinute && old.cfg.TokensPerMinute == pc.TokensPerMinute {
+			p.rpm, p.tpm = old.rpm, old.tpm
+		} else {
+			p.rpm = perMinute(pc.RequestsPerMinute)
+			p.tpm = perMinute(pc.TokensPerMinute)
+		}
+		rt.providers[pc.Name] = p
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	for i, rc := range cfg.Rules {
+		r := rule{name: fmt.Sprint(i), patterns: rc.Models}
+		for _, b := range rc.Backends {
+			r.backends = append(r.backends, rt.providers[b])
+		}
+		rt.rules = append(rt.rules, r)
+	}
+	if rl := cfg.RateLimit; rl.RequestsPerSecond > 0 {
+		rt.limiter = rate.NewLimiter(rate.Limit(rl.RequestsPerSecond), rl.Burst)
+		if prev != nil && prev.limiter != nil && prev.cfg.RateLimit == rl {
+			rt.limiter = prev.limiter
+		}
+	}
+	rt.models = modelList(cfg)
+	return rt, nil
+}
+
+func (rt *route) provider(name string) *provider {
+	if rt == nil {
+		return nil
+	}
+	return rt.providers[name]
+}
+
+// sameBreakerSettings reports whether a provider's breaker may survive a reload:
+// its endpoint and the breaker settings are unchanged.
+func sameBreakerSettings(old *provider, pc config.Provider, oldCfg, newCfg *config.Config) bool {
+	return old.cfg.Type == pc.Type && old.cfg.BaseURL == pc.BaseURL &&
+		reflect.DeepEqual(oldCfg.CircuitBreaker, newCfg.CircuitBreaker)
+}
+
+func perMinute(n int) *rate.Limiter {
+	if n <= 0 {
+		return nil
+	}
+	return rate.NewLimiter(rate.Limit(float64(n)/60), n)
+}
+
+// readKey returns a provider's API key, trimmed of the whitespace that
+// editors and `kubectl create secret --from-file` leave around it.
+func readKey(p config.Provider) (string, error) {
+	switch {
+	case p.APIKeyFile != "":
+		b, err := os.ReadFile(p.APIKeyFile)
+		if err != nil {
+			return "", fmt.Errorf("read API key of provider %q: %w", p.Name, err)
+		}
+		key := strings.TrimSpace(string(b))
+		if key == "" {
+			return "", fmt.Errorf("API key file of provider %q (%s) is empty", p.Name, p.APIKeyFile)
+		}
+		return key, nil
+	case p.APIKeyEnv != "":
+		key := strings.TrimSpace(os.Getenv(p.APIKeyEnv))
+		if key == "" {
+			return "", fmt.Errorf("API key of provider %q: environment variable %s is unset or empty", p.Name, p.APIKeyEnv)
+		}
+		return key, nil
+	}
+	return "", nil
+}
+
+// rateLimitWait is how long a client must wait for the request limiter to
+// admit a request: the Retry-After of a 429.
+func rateLimitWait(l *rate.Limiter, now time.Time) time.Duration {
+	r := l.ReserveN(now, 1)
+	defer r.CancelAt(now)
+	if !r.OK() {
+		return time.Second
+	}
+	return time.Duration(math.Ceil(r.DelayFrom(now).Seconds())) * time.Second
+}
+
+// stateName is the breaker state as logs print it.
+func stateName(s gobreaker.State) string { return s.String() }

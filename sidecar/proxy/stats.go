@@ -1,0 +1,75 @@
+package proxy
+
+import (
+	"sync"
+	"sync/atomic"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/sony/gobreaker/v2"
+
+	"github.com/osmen-ai/llmroute/sidecar/metrics"
+	"github.com/osmen-ai/llmroute/sidecar/resilience"
+)
+
+// providerStats are a provider's counters and pre-resolved metric children,
+// so the request path never hashes label values. They survive reloads with the
+// provider's breaker.
+type providerStats struct {
+	name     string
+	attempts map[string]prometheus.Counter // by outcome
+	retries  prometheus.Counter
+	// served and failed count requests for /debug/providers.
+	served, failed atomic.Int64
+	// byModel caches per-model children: model → *modelStats.
+	byModel sync.Map
+}
+
+type modelStats struct {
+	ttft                prometheus.Observer
+	inTokens, outTokens map[string]prometheus.Observer // by operation
+}
+
+var outcomes = []string{
+	metrics.OutcomeSuccess, metrics.OutcomeClientErr, metrics.OutcomeRateLimit, metrics.OutcomeServerErr,
+	metrics.OutcomeConnect, metrics.OutcomeReset, metrics.OutcomeTimeout, metrics.OutcomeStreamErr,
+	metrics.OutcomeCanceled, metrics.OutcomeBadUpstream,
+}
+
+func (px *Proxy) newProviderStats(name string) *providerStats {
+	s := &providerStats{name: name, attempts: map[string]prometheus.Counter{}}
+	m := px.metrics
+	for _, o := range outcomes {
+		s.attempts[o] = m.Attempts.WithLabelValues(name, o)
+	}
+	s.retries = m.Retries.WithLabelValues(name)
+	m.Breaker.WithLabelValues(name).Set(0)
+	return s
+}
+
+func (s *providerStats) model(m *metrics.Metrics, model string) *modelStats {
+	if v, ok := s.byModel.Load(model); ok {
+		return v.(*modelStats)
+	}
+	ms := &modelStats{
+		ttft:      m.TTFT.WithLabelValues(s.name, model),
+		inTokens:  map[string]prometheus.Observer{},
+		outTokens: map[string]prometheus.Observer{},
+	}
+	for _, op := range operations {
+		ms.inTokens[op] = m.Tokens.WithLabelValues(op, s.name, model, "input")
+		ms.outTokens[op] = m.Tokens.WithLabelValues(op, s.name, model, "output")
+	}
+	v, _ := s.byModel.LoadOrStore(model, ms)
+	return v.(*modelStats)
+}
+
+// onBreakerChange logs a breaker's transitions and reports them as metrics.
+// It runs under the breaker's lock, so it only records.
+func (px *Proxy) onBreakerChange(s *providerStats) func(string, gobreaker.State, gobreaker.State) {
+	gauge := px.metrics.Breaker.WithLabelValues(s.name)
+	return func(name string, from, to gobreaker.State) {
+		gauge.Set(resilience.StateValue(to))
+		px.metrics.Trans.WithLabelValues(name, stateName(from), stateName(to)).Inc()
+		px.log.Info("Circuit breaker changed state", "provider", name, "from", stateName(from), "to", stateName(to))
+	}
+}
