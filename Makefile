@@ -32,8 +32,9 @@ help: ## Show this help.
 ##@ Development
 
 .PHONY: manifests
-manifests: $(CONTROLLER_GEN) ## Generate the CRD, RBAC and webhook manifests from the Go markers.
+manifests: $(CONTROLLER_GEN) ## Generate the CRD, RBAC and webhook manifests from the Go markers (and the chart's CRD copy).
 	$(CONTROLLER_GEN) rbac:roleName=manager-role crd:allowDangerousTypes=true webhook paths="./api/...;./controllers/..." output:crd:artifacts:config=config/crd/bases
+	cp config/crd/bases/llm.osmen.ai_llmroutes.yaml charts/llmroute/crds/llm.osmen.ai_llmroutes.yaml
 
 .PHONY: generate
 generate: $(CONTROLLER_GEN) ## Generate DeepCopy methods for the API types.
@@ -53,12 +54,24 @@ lint: $(STATICCHECK) ## Run staticcheck.
 
 .PHONY: check-generated
 check-generated: manifests generate ## Fail when generated files are not current.
-	@git diff --exit-code -- api config || { echo "generated files are stale: run 'make manifests generate' and commit the result" >&2; exit 1; }
+	@git diff --exit-code -- api config charts/llmroute/crds || { echo "generated files are stale: run 'make manifests generate' and commit the result" >&2; exit 1; }
 
 .PHONY: test
-test: vet check-generated ## Run every test with -race (envtest suites need 'make envtest').
+test: vet check-generated helm-lint ## Run every test with -race, brief fuzzing included (envtest suites need 'make envtest').
 	@if [ -z "$(KUBEBUILDER_ASSETS)" ]; then echo "note: KUBEBUILDER_ASSETS unset, envtest suites skip; run 'make envtest' first" >&2; fi
-	go test $(GO_TEST_FLAGS) ./...
+	HELM=$(HELM) go test $(GO_TEST_FLAGS) ./...
+	$(MAKE) --no-print-directory fuzz
+
+FUZZTIME ?= 5s
+# Each fuzz target runs briefly on every 'make test' (go test -fuzz takes one target at a time).
+FUZZ_TARGETS = sidecar/sse:FuzzReader sidecar/translate:FuzzOpenAIToAnthropicRequest sidecar/translate:FuzzAnthropicToOpenAIRequest sidecar/translate:FuzzStreamEvents sidecar/translate:FuzzResponses
+
+.PHONY: fuzz
+fuzz: ## Run each fuzz target for FUZZTIME (default 5s).
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		echo "go test -run=^$$ -fuzz=^$${t#*:}$$ -fuzztime=$(FUZZTIME) ./$${t%%:*}"; \
+		go test -run='^$$' -fuzz="^$${t#*:}$$" -fuzztime=$(FUZZTIME) ./$${t%%:*}; \
+	done
 
 .PHONY: envtest
 envtest: ## Build kube-apiserver and etcd for envtest into bin/k8s (first time: about 10 minutes).
@@ -71,12 +84,73 @@ build: ## Build the manager and llmroute-sidecar into bin/.
 	go build -ldflags "-X main.version=$(VERSION)" -o $(LOCALBIN)/manager .
 	go build -ldflags "-X main.version=$(VERSION)" -o $(LOCALBIN)/llmroute-sidecar ./sidecar
 
+.PHONY: docker-build
+docker-build: ## Build the image holding the manager and llmroute-sidecar (IMG, VERSION).
+	docker build --build-arg VERSION=$(VERSION) -t $(IMG) .
+
+.PHONY: docker-push
+docker-push: ## Push the image IMG.
+	docker push $(IMG)
+
+##@ Deploy
+
+CHART ?= charts/llmroute
+
+.PHONY: chart-crd
+chart-crd: ## Copy the generated CRD into the Helm chart's crds/.
+	cp config/crd/bases/llm.osmen.ai_llmroutes.yaml $(CHART)/crds/llm.osmen.ai_llmroutes.yaml
+
+.PHONY: helm-lint
+helm-lint: $(HELM) ## Lint the Helm chart and check what it renders with default and CI values.
+	$(HELM) lint --strict $(CHART)
+	@set -e; for f in $(CHART)/ci/*.yaml; do \
+		echo "$(HELM) lint --strict $(CHART) -f $$f"; $(HELM) lint --strict $(CHART) -f $$f; \
+		echo "$(HELM) template llmroute $(CHART) -f $$f"; \
+		$(HELM) template llmroute $(CHART) --namespace llmroute-system -f $$f | grep -q '^kind: MutatingWebhookConfiguration$$'; \
+	done
+	$(HELM) template llmroute $(CHART) --namespace llmroute-system | grep -q '^kind: MutatingWebhookConfiguration$$'
+
+KUBECTL ?= kubectl
+
+.PHONY: build-installer
+build-installer: manifests $(KUSTOMIZE) ## Render the operator for image IMG (CRD, RBAC, manager, webhook, certificate) into dist/install.yaml.
+	mkdir -p dist
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	$(KUSTOMIZE) build config/default > dist/install.yaml
+
+.PHONY: deploy
+deploy: manifests $(KUSTOMIZE) ## Deploy the operator with image IMG to the current kubeconfig's cluster (needs cert-manager).
+	cd config/manager && $(KUSTOMIZE) edit set image controller=$(IMG)
+	$(KUSTOMIZE) build config/default | $(KUBECTL) apply -f -
+
+.PHONY: undeploy
+undeploy: $(KUSTOMIZE) ## Remove what 'make deploy' installed, the CRD and every LLMRoute included.
+	$(KUSTOMIZE) build config/default | $(KUBECTL) delete --ignore-not-found -f -
+
+##@ Benchmarks
+
+# The sidecar against a direct call, a bare httputil.ReverseProxy and (when
+# installed) nginx, all on loopback; writes BENCHMARKS.md and bench.json.
+BENCH_FLAGS ?=
+SOAK_DURATION ?= 10m
+
+.PHONY: bench
+bench: ## Benchmark the sidecar (about 3 minutes) into BENCHMARKS.md and bench.json (BENCH_FLAGS, e.g. -quick).
+	go run ./hack/bench $(BENCH_FLAGS)
+
+.PHONY: soak
+soak: ## Soak the sidecar at 500 req/s with 5% faults for SOAK_DURATION (10m) and add it to BENCHMARKS.md.
+	go run ./hack/bench -soak $(SOAK_DURATION) $(BENCH_FLAGS)
+
 ##@ Tools
 
 .PHONY: controller-gen kustomize staticcheck
 controller-gen: $(CONTROLLER_GEN) ## Build controller-gen into bin/.
 kustomize: $(KUSTOMIZE) ## Build kustomize into bin/.
 staticcheck: $(STATICCHECK) ## Build staticcheck into bin/.
+
+.PHONY: helm
+helm: $(HELM) ## Build helm into bin/ (the first time takes a few minutes).
 
 $(LOCALBIN):
 	mkdir -p $(LOCALBIN)
@@ -92,3 +166,17 @@ $(KUSTOMIZE): | $(LOCALBIN)
 $(STATICCHECK): | $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
 	mv $(LOCALBIN)/staticcheck $@
+
+# Without these ldflags a helm built from source assumes Kubernetes v1.20 and
+# refuses the chart's kubeVersion in 'helm template' and 'helm lint'.
+HELM_KUBE_MINOR ?= 37
+HELM_LDFLAGS = -s -w \
+	-X helm.sh/helm/v3/internal/version.version=$(HELM_VERSION) \
+	-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMajor=1 \
+	-X helm.sh/helm/v3/pkg/chartutil.k8sVersionMinor=$(HELM_KUBE_MINOR) \
+	-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMajor=1 \
+	-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$(HELM_KUBE_MINOR)
+
+$(HELM): | $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install -ldflags "$(HELM_LDFLAGS)" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
+	mv $(LOCALBIN)/helm $@

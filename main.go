@@ -64,6 +64,7 @@ type options struct {
 	webhookCertPath      string
 	webhookCertName      string
 	webhookCertKey       string
+	webhookPort          int
 	enableHTTP2          bool
 
 	sidecarImage         string
@@ -89,6 +90,7 @@ func (o *options) bind(fs *flag.FlagSet) {
 		"The directory that contains the webhook certificate; empty means <temp dir>/k8s-webhook-server/serving-certs.")
 	fs.StringVar(&o.webhookCertName, "webhook-cert-name", "tls.crt", "The name of the webhook certificate file.")
 	fs.StringVar(&o.webhookCertKey, "webhook-cert-key", "tls.key", "The name of the webhook key file.")
+	fs.IntVar(&o.webhookPort, "webhook-port", webhook.DefaultPort, "The port the webhook server listens on.")
 	fs.BoolVar(&o.enableHTTP2, "enable-http2", false,
 		"Serve the webhook over HTTP/2 too. Off by default: HTTP/2 Stream Cancellation and Rapid Reset CVEs.")
 
@@ -168,7 +170,7 @@ func main() {
 		tlsOpts = append(tlsOpts, func(c *tls.Config) { c.NextProtos = []string{"http/1.1"} })
 	}
 
-	webhookOpts := webhook.Options{TLSOpts: tlsOpts}
+	webhookOpts := webhook.Options{TLSOpts: tlsOpts, Port: o.webhookPort}
 	if o.webhookCertPath != "" {
 		// The webhook server watches these files: a renewed certificate is
 		// served without a restart.

@@ -1,0 +1,939 @@
+/*
+Copyright 2026 The llmroute Authors.
+
+Licensed under the Apache License, Version 2.0 (the "License");
+you may not use this file except in compliance with the License.
+You may obtain a copy of the License at
+
+    http://www.apache.org/licenses/LICENSE-2.0
+
+Unless required by applicable law or agreed to in writing, software
+distributed under the License is distributed on an "AS IS" BASIS,
+WITHOUT WARRANTIES OR CONDITIONS OF ANY KIND, either express or implied.
+See the License for the specific language governing permissions and
+limitations under the License.
+*/
+
+// Package charttest renders the Helm chart in charts/llmroute with the helm
+// binary 'make helm' builds, and checks what comes out: the webhook's TLS
+// chain, the values that reach the manager's flags, the schema's refusal of
+// typos, and that the chart's CRD and RBAC match the generated ones in config/.
+//
+// Without bin/helm-<version> the tests skip, unless CI is set: then they fail.
+package charttest
+
+import (
+	"bytes"
+	"crypto/tls"
+	"crypto/x509"
+	"encoding/json"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	admissionv1 "k8s.io/api/admissionregistration/v1"
+	appsv1 "k8s.io/api/apps/v1"
+	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"sigs.k8s.io/yaml"
+)
+
+const (
+	helmVersion = "v3.22.0"
+	release     = "llmroute"
+	namespace   = "llmroute-system"
+	crdFile     = "llm.osmen.ai_llmroutes.yaml"
+	routeLabel  = "llm.osmen.ai/route"
+	webhookPath = "/mutate--v1-pod"
+	certDirFlag = "--webhook-cert-path"
+)
+
+// repoRoot is the module root, two directories up from this package.
+func repoRoot(t *testing.T) string {
+	t.Helper()
+	root, err := filepath.Abs(filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(root, "go.mod")); err != nil {
+		t.Fatalf("module root not found at %s: %v", root, err)
+	}
+	return root
+}
+
+func chartDir(t *testing.T) string { return filepath.Join(repoRoot(t), "charts", "llmroute") }
+
+// helmBin is $HELM, or the helm 'make helm' builds. When it is missing the
+// test skips, or fails when CI is set.
+func helmBin(t *testing.T) string {
+	t.Helper()
+	bin := os.Getenv("HELM")
+	if bin == "" {
+		bin = filepath.Join(repoRoot(t), "bin", "helm-"+helmVersion)
+	}
+	if _, err := os.Stat(bin); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatalf("helm not found at %s (CI is set): run 'make helm'", bin)
+		}
+		t.Skipf("helm not found at %s: run 'make helm' to test the chart", bin)
+	}
+	return bin
+}
+
+// runHelm runs helm and returns its stdout, and an error holding its stderr
+// when it fails.
+func runHelm(t *testing.T, args ...string) (string, error) {
+	t.Helper()
+	cmd := exec.Command(helmBin(t), args...)
+	var stdout, stderr bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
+	if err := cmd.Run(); err != nil {
+		return stdout.String(), fmt.Errorf("helm %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	return stdout.String(), nil
+}
+
+// object is one rendered manifest: its kind and metadata, and its JSON.
+type object struct {
+	metav1.TypeMeta
+	Metadata metav1.ObjectMeta `json:"metadata"`
+	raw      []byte
+}
+
+// rendered is the output of one 'helm template'.
+type rendered struct {
+	t       *testing.T
+	objects []object
+}
+
+// render runs 'helm template' on the chart with extra arguments (values
+// files, --set) and parses the documents.
+func render(t *testing.T, args ...string) *rendered {
+	t.Helper()
+	out, err := runHelm(t, append([]string{"template", release, chartDir(t), "--namespace", namespace}, args...)...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := &rendered{t: t}
+	for _, doc := range splitDocuments(out) {
+		j, err := yaml.YAMLToJSON([]byte(doc))
+		if err != nil {
+			t.Fatalf("rendered document is not YAML: %v\n%s", err, doc)
+		}
+		if string(j) == "null" {
+			continue // comments only
+		}
+		o := object{raw: j}
+		if err := json.Unmarshal(j, &o); err != nil {
+			t.Fatalf("rendered document: %v\n%s", err, doc)
+		}
+		if o.Kind == "" || o.APIVersion == "" || o.Metadata.Name == "" {
+			t.Fatalf("rendered document without apiVersion, kind or name:\n%s", doc)
+		}
+		for _, seen := range r.objects {
+			if seen.Kind == o.Kind && seen.Metadata.Name == o.Metadata.Name {
+				t.Fatalf("%s %s rendered twice", o.Kind, o.Metadata.Name)
+			}
+		}
+		r.objects = append(r.objects, o)
+	}
+	return r
+}
+
+var separator = regexp.MustCompile(`(?m)^---\s*$`)
+
+func splitDocuments(s string) []string {
+	var docs []string
+	for _, d := range separator.Split(s, -1) {
+		if strings.TrimSpace(d) != "" {
+			docs = append(docs, d)
+		}
+	}
+	return docs
+}
+
+// all returns the objects of a kind.
+func (r *rendered) all(kind string) []object {
+	var objs []object
+	for _, o := range r.objects {
+		if o.Kind == kind {
+			objs = append(objs, o)
+		}
+	}
+	return objs
+}
+
+// one decodes the only object of a kind into into.
+func (r *rendered) one(kind string, into any) {
+	r.t.Helper()
+	objs := r.all(kind)
+	if len(objs) != 1 {
+		r.t.Fatalf("want exactly one %s, got %d", kind, len(objs))
+	}
+	if err := json.Unmarshal(objs[0].raw, into); err != nil {
+		r.t.Fatalf("decode %s: %v", kind, err)
+	}
+}
+
+// named decodes the object of a kind and name into into.
+func (r *rendered) named(kind, name string, into any) {
+	r.t.Helper()
+	for _, o := range r.all(kind) {
+		if o.Metadata.Name == name {
+			if err := json.Unmarshal(o.raw, into); err != nil {
+				r.t.Fatalf("decode %s %s: %v", kind, name, err)
+			}
+			return
+		}
+	}
+	r.t.Fatalf("no %s named %q", kind, name)
+}
+
+func (r *rendered) webhook() admissionv1.MutatingWebhookConfiguration {
+	var c admissionv1.MutatingWebhookConfiguration
+	r.one("MutatingWebhookConfiguration", &c)
+	if len(c.Webhooks) != 1 {
+		r.t.Fatalf("want one webhook, got %d", len(c.Webhooks))
+	}
+	return c
+}
+
+func (r *rendered) deployment() appsv1.Deployment {
+	var d appsv1.Deployment
+	r.one("Deployment", &d)
+	return d
+}
+
+// managerContainer returns the manager container of the Deployment.
+func (r *rendered) managerContainer() corev1.Container {
+	d := r.deployment()
+	for _, c := range d.Spec.Template.Spec.Containers {
+		if c.Name == "manager" {
+			return c
+		}
+	}
+	r.t.Fatal("the Deployment has no container named manager")
+	return corev1.Container{}
+}
+
+// flags returns the manager's --name=value arguments as a map; a flag with
+// no value maps to "true".
+func flags(t *testing.T, c corev1.Container) map[string]string {
+	t.Helper()
+	m := map[string]string{}
+	for _, a := range c.Args {
+		if !strings.HasPrefix(a, "--") {
+			t.Fatalf("manager argument %q is not a --flag", a)
+		}
+		name, value, ok := strings.Cut(strings.TrimPrefix(a, "--"), "=")
+		if !ok {
+			value = "true"
+		}
+		if _, dup := m[name]; dup {
+			t.Fatalf("manager flag --%s given twice", name)
+		}
+		m[name] = value
+	}
+	return m
+}
+
+func wantFlags(t *testing.T, got map[string]string, want map[string]string) {
+	t.Helper()
+	for name, v := range want {
+		if g, ok := got[name]; !ok {
+			t.Errorf("manager flag --%s missing; want %q", name, v)
+		} else if g != v {
+			t.Errorf("manager flag --%s = %q, want %q", name, g, v)
+		}
+	}
+}
+
+// chartMeta reads Chart.yaml.
+func chartMeta(t *testing.T) (appVersion string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(chartDir(t), "Chart.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var c struct {
+		AppVersion string `json:"appVersion"`
+	}
+	if err := yaml.Unmarshal(b, &c); err != nil {
+		t.Fatal(err)
+	}
+	if c.AppVersion == "" {
+		t.Fatal("Chart.yaml has no appVersion")
+	}
+	return c.AppVersion
+}
+
+func TestLint(t *testing.T) {
+	if out, err := runHelm(t, "lint", "--strict", chartDir(t)); err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	files, _ := filepath.Glob(filepath.Join(chartDir(t), "ci", "*.yaml"))
+	if len(files) == 0 {
+		t.Fatal("no values files in charts/llmroute/ci")
+	}
+	for _, f := range files {
+		if out, err := runHelm(t, "lint", "--strict", chartDir(t), "-f", f); err != nil {
+			t.Errorf("%v\n%s", err, out)
+		}
+	}
+}
+
+func TestDefaults(t *testing.T) {
+	r := render(t)
+	tag := chartMeta(t)
+	image := "ghcr.io/osmen-ai/llmroute:" + tag
+
+	c := r.managerContainer()
+	if c.Image != image {
+		t.Errorf("manager image = %q, want %q", c.Image, image)
+	}
+	wantFlags(t, flags(t, c), map[string]string{
+		"leader-elect":              "true",
+		"health-probe-bind-address": ":8081",
+		"metrics-bind-address":      ":8080",
+		"sidecar-image":             image,
+		"sidecar-image-pull-policy": "IfNotPresent",
+		"sidecar-cpu-request":       "10m",
+		"sidecar-memory-request":    "32Mi",
+		"sidecar-cpu-limit":         "",
+		"sidecar-memory-limit":      "128Mi",
+		"sidecar-log-format":        "json",
+		"sidecar-log-level":         "info",
+	})
+
+	d := r.deployment()
+	if d.Spec.Replicas == nil || *d.Spec.Replicas != 2 {
+		t.Errorf("replicas = %v, want 2", d.Spec.Replicas)
+	}
+	checkProbes(t, c)
+	checkSecurity(t, d)
+
+	wh := r.webhook()
+	if _, ok := wh.Annotations["cert-manager.io/inject-ca-from"]; ok {
+		t.Error("cert-manager annotation without certManager.enabled")
+	}
+	w := wh.Webhooks[0]
+	if w.FailurePolicy == nil || *w.FailurePolicy != admissionv1.Fail {
+		t.Errorf("failurePolicy = %v, want Fail", w.FailurePolicy)
+	}
+	if w.SideEffects == nil || *w.SideEffects != admissionv1.SideEffectClassNone {
+		t.Errorf("sideEffects = %v, want None", w.SideEffects)
+	}
+	if !slices.Equal(w.AdmissionReviewVersions, []string{"v1"}) {
+		t.Errorf("admissionReviewVersions = %v, want [v1]", w.AdmissionReviewVersions)
+	}
+	if w.ReinvocationPolicy == nil || *w.ReinvocationPolicy != admissionv1.NeverReinvocationPolicy {
+		t.Errorf("reinvocationPolicy = %v, want Never", w.ReinvocationPolicy)
+	}
+	if w.TimeoutSeconds == nil || *w.TimeoutSeconds != 10 {
+		t.Errorf("timeoutSeconds = %v, want 10", w.TimeoutSeconds)
+	}
+	if w.ClientConfig.Service == nil || w.ClientConfig.Service.Path == nil || *w.ClientConfig.Service.Path != webhookPath {
+		t.Errorf("webhook service/path = %+v, want path %s", w.ClientConfig.Service, webhookPath)
+	}
+	checkRules(t, w)
+	checkObjectSelector(t, w)
+	checkNamespaceSelector(t, w, namespace, "kube-system")
+	checkWebhookWiring(t, r, w)
+	checkGeneratedTLS(t, r, w)
+
+	if n := len(r.all("ServiceMonitor")); n != 0 {
+		t.Errorf("%d ServiceMonitors without metrics.serviceMonitor.enabled", n)
+	}
+	for _, kind := range []string{"Certificate", "Issuer"} {
+		if n := len(r.all(kind)); n != 0 {
+			t.Errorf("%d %ss without certManager.enabled", n, kind)
+		}
+	}
+	var metricsSvc corev1.Service
+	r.named("Service", release+"-metrics", &metricsSvc)
+	if len(metricsSvc.Spec.Ports) != 1 || metricsSvc.Spec.Ports[0].Port != 8080 || metricsSvc.Spec.Ports[0].TargetPort.StrVal != "metrics" {
+		t.Errorf("metrics Service ports = %+v, want 8080 -> metrics", metricsSvc.Spec.Ports)
+	}
+	if n := len(r.all("PodDisruptionBudget")); n != 1 {
+		t.Errorf("%d PodDisruptionBudgets with 2 replicas, want 1", n)
+	}
+	checkLeaderElectionRole(t, r, true)
+	checkServiceAccount(t, r, d)
+}
+
+func TestCIValues(t *testing.T) {
+	r := render(t, "-f", filepath.Join(chartDir(t), "ci", "full-values.yaml"))
+
+	c := r.managerContainer()
+	if c.Image != "registry.example.com/llmroute:v9.9.9" || c.ImagePullPolicy != corev1.PullAlways {
+		t.Errorf("manager image = %q %q", c.Image, c.ImagePullPolicy)
+	}
+	f := flags(t, c)
+	wantFlags(t, f, map[string]string{
+		"metrics-bind-address":      ":8443",
+		"sidecar-image":             "registry.example.com/llmroute-sidecar:v9.9.8",
+		"sidecar-image-pull-policy": "IfNotPresent",
+		"sidecar-cpu-request":       "25m",
+		"sidecar-memory-request":    "48Mi",
+		"sidecar-cpu-limit":         "500m",
+		"sidecar-memory-limit":      "96Mi",
+		"sidecar-log-format":        "text",
+		"sidecar-log-level":         "debug",
+		"zap-log-level":             "debug",
+	})
+	if _, ok := f["leader-elect"]; ok {
+		t.Error("--leader-elect with one replica and leaderElection.enabled=false")
+	}
+	checkLeaderElectionRole(t, r, false)
+	if n := len(r.all("PodDisruptionBudget")); n != 0 {
+		t.Errorf("%d PodDisruptionBudgets with one replica, want none", n)
+	}
+
+	d := r.deployment()
+	spec := d.Spec.Template.Spec
+	if spec.NodeSelector["kubernetes.io/os"] != "linux" || len(spec.Tolerations) != 1 || spec.Affinity == nil ||
+		spec.Affinity.PodAntiAffinity == nil || spec.PriorityClassName != "platform-critical" ||
+		len(spec.ImagePullSecrets) != 1 || d.Spec.Template.Annotations["example.com/scrape"] != "true" ||
+		d.Spec.Template.Labels["team"] != "platform" {
+		t.Errorf("scheduling values did not reach the pod spec: %+v", spec)
+	}
+	if q := c.Resources.Limits[corev1.ResourceMemory]; q.String() != "512Mi" {
+		t.Errorf("manager memory limit = %s, want 512Mi", q.String())
+	}
+	checkServiceAccount(t, r, d)
+	if spec.ServiceAccountName != "llmroute-operator" {
+		t.Errorf("serviceAccountName = %q, want llmroute-operator", spec.ServiceAccountName)
+	}
+
+	w := r.webhook().Webhooks[0]
+	if w.FailurePolicy == nil || *w.FailurePolicy != admissionv1.Ignore {
+		t.Errorf("failurePolicy = %v, want Ignore", w.FailurePolicy)
+	}
+	if w.TimeoutSeconds == nil || *w.TimeoutSeconds != 5 {
+		t.Errorf("timeoutSeconds = %v, want 5", w.TimeoutSeconds)
+	}
+	checkObjectSelector(t, w)
+	checkNamespaceSelector(t, w, namespace, "kube-system", "monitoring")
+	checkGeneratedTLS(t, r, w)
+
+	var sm struct {
+		Metadata metav1.ObjectMeta `json:"metadata"`
+		Spec     struct {
+			Endpoints []struct {
+				Port, Path, Interval, ScrapeTimeout string
+			} `json:"endpoints"`
+			Selector metav1.LabelSelector `json:"selector"`
+		} `json:"spec"`
+	}
+	r.one("ServiceMonitor", &sm)
+	if sm.Metadata.Labels["release"] != "prometheus" || len(sm.Spec.Endpoints) != 1 ||
+		sm.Spec.Endpoints[0].Port != "metrics" || sm.Spec.Endpoints[0].Interval != "30s" {
+		t.Errorf("ServiceMonitor = %+v", sm)
+	}
+	var metricsSvc corev1.Service
+	r.named("Service", release+"-metrics", &metricsSvc)
+	for k, v := range sm.Spec.Selector.MatchLabels {
+		if metricsSvc.Labels[k] != v {
+			t.Errorf("the ServiceMonitor selects %s=%s, which the metrics Service does not carry", k, v)
+		}
+	}
+	var webhookSvc corev1.Service
+	r.named("Service", release+"-webhook", &webhookSvc)
+	if webhookSvc.Labels["app.kubernetes.io/component"] == sm.Spec.Selector.MatchLabels["app.kubernetes.io/component"] {
+		t.Error("the ServiceMonitor also selects the webhook Service")
+	}
+	if metricsSvc.Spec.Ports[0].Port != 8443 {
+		t.Errorf("metrics Service port = %d, want 8443", metricsSvc.Spec.Ports[0].Port)
+	}
+}
+
+func TestSetValues(t *testing.T) {
+	// The sidecar follows the manager's image unless told otherwise.
+	r := render(t, "--set", "image.repository=example.org/lr", "--set", "image.tag=v1.2.3",
+		"--set", "image.pullPolicy=Never", "--set", "webhook.failurePolicy=Ignore",
+		"--set", "sidecar.resources.limits.memory=", "--set", "leaderElection.enabled=false",
+		"--set", "metrics.enabled=false")
+	f := flags(t, r.managerContainer())
+	wantFlags(t, f, map[string]string{
+		"sidecar-image":             "example.org/lr:v1.2.3",
+		"sidecar-image-pull-policy": "Never",
+		"sidecar-memory-limit":      "",
+		"leader-elect":              "true", // two replicas
+		"metrics-bind-address":      "0",
+	})
+	if w := r.webhook().Webhooks[0]; w.FailurePolicy == nil || *w.FailurePolicy != admissionv1.Ignore {
+		t.Errorf("failurePolicy = %v, want Ignore", w.FailurePolicy)
+	}
+	for _, s := range r.all("Service") {
+		if strings.HasSuffix(s.Metadata.Name, "-metrics") {
+			t.Error("metrics Service with metrics.enabled=false")
+		}
+	}
+
+	if _, err := runHelm(t, "template", release, chartDir(t), "--namespace", namespace,
+		"--set", "metrics.enabled=false", "--set", "metrics.serviceMonitor.enabled=true"); err == nil {
+		t.Error("a ServiceMonitor without metrics rendered")
+	}
+}
+
+func TestCertManager(t *testing.T) {
+	r := render(t, "-f", filepath.Join(chartDir(t), "ci", "certmanager-values.yaml"))
+
+	var cert struct {
+		Metadata metav1.ObjectMeta `json:"metadata"`
+		Spec     struct {
+			SecretName string   `json:"secretName"`
+			DNSNames   []string `json:"dnsNames"`
+			IssuerRef  struct{ Name, Kind, Group string }
+		} `json:"spec"`
+	}
+	r.one("Certificate", &cert)
+	var issuer object
+	r.one("Issuer", &issuer)
+	if cert.Spec.IssuerRef.Name != issuer.Metadata.Name || cert.Spec.IssuerRef.Kind != "Issuer" {
+		t.Errorf("the Certificate's issuerRef %+v is not the chart's Issuer %s", cert.Spec.IssuerRef, issuer.Metadata.Name)
+	}
+	wh := r.webhook()
+	w := wh.Webhooks[0]
+	if len(w.ClientConfig.CABundle) != 0 {
+		t.Error("inline caBundle with certManager.enabled")
+	}
+	if got, want := wh.Annotations["cert-manager.io/inject-ca-from"], namespace+"/"+cert.Metadata.Name; got != want {
+		t.Errorf("inject-ca-from = %q, want %q", got, want)
+	}
+	svc := checkWebhookWiring(t, r, w)
+	if !slices.Equal(cert.Spec.DNSNames, serviceDNSNames(svc)) {
+		t.Errorf("Certificate dnsNames = %v, want %v", cert.Spec.DNSNames, serviceDNSNames(svc))
+	}
+	if secret := mountedCertSecret(t, r); secret != cert.Spec.SecretName {
+		t.Errorf("the manager mounts Secret %q, the Certificate writes %q", secret, cert.Spec.SecretName)
+	}
+	for _, s := range r.all("Secret") {
+		t.Errorf("Secret %s rendered with certManager.enabled", s.Metadata.Name)
+	}
+
+	// An existing issuer instead of the self-signed one.
+	r = render(t, "--set", "certManager.enabled=true", "--set", "certManager.issuerRef.name=corp-ca",
+		"--set", "certManager.issuerRef.kind=ClusterIssuer")
+	if n := len(r.all("Issuer")); n != 0 {
+		t.Errorf("%d Issuers with certManager.issuerRef set", n)
+	}
+	r.one("Certificate", &cert)
+	if cert.Spec.IssuerRef.Name != "corp-ca" || cert.Spec.IssuerRef.Kind != "ClusterIssuer" || cert.Spec.IssuerRef.Group != "cert-manager.io" {
+		t.Errorf("issuerRef = %+v", cert.Spec.IssuerRef)
+	}
+}
+
+// TestSchemaRejectsTypos checks that values.schema.json refuses what the
+// chart would otherwise silently ignore or pass on to a failing manager.
+func TestSchemaRejectsTypos(t *testing.T) {
+	for _, tc := range []struct{ set, mention string }{
+		{"sidecar.imagee=x", "imagee"},
+		{"sidecarr.logFormat=json", "sidecarr"},
+		{"sidecar.resources.request.cpu=10m", "request"},
+		{"metrics.serviceMonitor.enable=true", "enable"},
+		{"webhook.failurePolicy=Maybe", "failurePolicy"},
+		{"sidecar.logFormat=xml", "logFormat"},
+		{"sidecar.logLevel=warn", "logLevel"},
+		{"image.pullPolicy=Sometimes", "pullPolicy"},
+		{"sidecar.image.pullPolicy=Sometimes", "pullPolicy"},
+		{"sidecar.resources.requests.cpu=lots", "cpu"},
+		{"webhook.timeoutSeconds=31", "timeoutSeconds"},
+		{"metrics.port=9443", "port"},
+		{"tolerations[0].efect=NoSchedule", "efect"},
+		{"affinity.podAntiAfinity.x=y", "podAntiAfinity"},
+	} {
+		t.Run(tc.set, func(t *testing.T) {
+			_, err := runHelm(t, "template", release, chartDir(t), "--namespace", namespace, "--set", tc.set)
+			if err == nil {
+				t.Fatalf("--set %s rendered; want the schema to refuse it", tc.set)
+			}
+			if !strings.Contains(err.Error(), "schema") || !strings.Contains(err.Error(), tc.mention) {
+				t.Errorf("--set %s: the error does not name %q:\n%v", tc.set, tc.mention, err)
+			}
+		})
+	}
+}
+
+// TestKubeVersion checks the chart's floor: native sidecars need 1.29.
+func TestKubeVersion(t *testing.T) {
+	if _, err := runHelm(t, "template", release, chartDir(t), "--kube-version", "1.28.9"); err == nil {
+		t.Error("rendered for Kubernetes 1.28, which has no native sidecars")
+	}
+	if _, err := runHelm(t, "template", release, chartDir(t), "--kube-version", "1.29.0"); err != nil {
+		t.Error(err)
+	}
+	// With no --kube-version helm uses the version it was built for; a helm
+	// built without the Makefile's ldflags says 1.20 and fails here.
+	if _, err := runHelm(t, "template", release, chartDir(t)); err != nil {
+		t.Errorf("%v\n(was helm built with 'make helm'?)", err)
+	}
+}
+
+// TestCRDInSync checks that the chart ships the CRD 'make manifests' generates.
+func TestCRDInSync(t *testing.T) {
+	generated, err := os.ReadFile(filepath.Join(repoRoot(t), "config", "crd", "bases", crdFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	inChart, err := os.ReadFile(filepath.Join(chartDir(t), "crds", crdFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(generated, inChart) {
+		t.Fatalf("charts/llmroute/crds/%s differs from config/crd/bases/%s: run 'make chart-crd'", crdFile, crdFile)
+	}
+	entries, err := os.ReadDir(filepath.Join(chartDir(t), "crds"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if _, err := os.Stat(filepath.Join(repoRoot(t), "config", "crd", "bases", e.Name())); err != nil {
+			t.Errorf("charts/llmroute/crds/%s has no counterpart in config/crd/bases", e.Name())
+		}
+	}
+}
+
+// grant is one verb on one resource, possibly restricted to one name.
+type grant struct{ group, resource, name, verb string }
+
+func grants(rules []rbacv1.PolicyRule) map[grant]bool {
+	g := map[grant]bool{}
+	for _, r := range rules {
+		names := r.ResourceNames
+		if len(names) == 0 {
+			names = []string{""}
+		}
+		for _, gr := range r.APIGroups {
+			for _, res := range r.Resources {
+				for _, n := range names {
+					for _, v := range r.Verbs {
+						g[grant{gr, res, n, v}] = true
+					}
+				}
+			}
+		}
+	}
+	return g
+}
+
+// TestClusterRoleMatchesGenerated checks that the chart's ClusterRole grants
+// exactly what config/rbac/role.yaml (generated from the +kubebuilder:rbac
+// markers) does: nothing missing, nothing more.
+func TestClusterRoleMatchesGenerated(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "config", "rbac", "role.yaml"))
+	if errors.Is(err, os.ErrNotExist) {
+		t.Skip("config/rbac/role.yaml does not exist yet: run 'make manifests'")
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[grant]bool{}
+	for _, doc := range splitDocuments(string(b)) {
+		var role rbacv1.ClusterRole
+		if err := yaml.Unmarshal([]byte(doc), &role); err != nil {
+			t.Fatalf("config/rbac/role.yaml: %v", err)
+		}
+		if role.Kind == "ClusterRole" {
+			for g := range grants(role.Rules) {
+				want[g] = true
+			}
+		}
+	}
+	if len(want) == 0 {
+		t.Fatal("config/rbac/role.yaml holds no ClusterRole rules")
+	}
+
+	r := render(t)
+	var role rbacv1.ClusterRole
+	r.one("ClusterRole", &role)
+	got := grants(role.Rules)
+	for g := range want {
+		if !got[g] {
+			t.Errorf("the chart's ClusterRole lacks %q on %s/%s (config/rbac/role.yaml grants it)", g.verb, g.group, g.resource)
+		}
+	}
+	for g := range got {
+		if !want[g] {
+			t.Errorf("the chart's ClusterRole grants %q on %s/%s, which config/rbac/role.yaml does not", g.verb, g.group, g.resource)
+		}
+	}
+
+	var binding rbacv1.ClusterRoleBinding
+	r.one("ClusterRoleBinding", &binding)
+	if binding.RoleRef.Name != role.Name || len(binding.Subjects) != 1 ||
+		binding.Subjects[0].Namespace != namespace || binding.Subjects[0].Name != r.deployment().Spec.Template.Spec.ServiceAccountName {
+		t.Errorf("ClusterRoleBinding %+v does not bind %s to the manager's ServiceAccount", binding, role.Name)
+	}
+}
+
+// TestManagerFlagsExist checks that every flag the chart passes is one that
+// main.go defines, so that renaming a flag cannot break the chart unnoticed.
+func TestManagerFlagsExist(t *testing.T) {
+	src, err := os.ReadFile(filepath.Join(repoRoot(t), "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range flags(t, render(t).managerContainer()) {
+		if !bytes.Contains(src, []byte(`"`+name+`"`)) {
+			t.Errorf("the chart passes --%s, which main.go does not define", name)
+		}
+	}
+}
+
+func checkProbes(t *testing.T, c corev1.Container) {
+	t.Helper()
+	probePort := int32(0)
+	for _, p := range c.Ports {
+		if p.Name == "probes" {
+			probePort = p.ContainerPort
+		}
+	}
+	if probePort != 8081 {
+		t.Errorf("probes port = %d, want 8081", probePort)
+	}
+	for name, p := range map[string]*corev1.Probe{"/healthz": c.LivenessProbe, "/readyz": c.ReadinessProbe} {
+		if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != name || p.HTTPGet.Port.StrVal != "probes" {
+			t.Errorf("probe %s = %+v, want GET %s on port probes", name, p, name)
+		}
+	}
+}
+
+func checkSecurity(t *testing.T, d appsv1.Deployment) {
+	t.Helper()
+	ps := d.Spec.Template.Spec.SecurityContext
+	if ps == nil || ps.RunAsNonRoot == nil || !*ps.RunAsNonRoot || ps.SeccompProfile == nil ||
+		ps.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
+		t.Errorf("pod securityContext = %+v", ps)
+	}
+	for _, c := range d.Spec.Template.Spec.Containers {
+		s := c.SecurityContext
+		if s == nil || s.ReadOnlyRootFilesystem == nil || !*s.ReadOnlyRootFilesystem ||
+			s.AllowPrivilegeEscalation == nil || *s.AllowPrivilegeEscalation ||
+			s.Capabilities == nil || !slices.Equal(s.Capabilities.Drop, []corev1.Capability{"ALL"}) {
+			t.Errorf("container %s securityContext = %+v", c.Name, s)
+		}
+	}
+}
+
+func checkRules(t *testing.T, w admissionv1.MutatingWebhook) {
+	t.Helper()
+	if len(w.Rules) != 1 {
+		t.Fatalf("webhook rules = %+v", w.Rules)
+	}
+	r := w.Rules[0]
+	if !slices.Equal(r.APIGroups, []string{""}) || !slices.Equal(r.APIVersions, []string{"v1"}) ||
+		!slices.Equal(r.Resources, []string{"pods"}) ||
+		!slices.Equal(r.Operations, []admissionv1.OperationType{admissionv1.Create}) {
+		t.Errorf("webhook rule = %+v, want CREATE v1 pods", r)
+	}
+}
+
+func checkObjectSelector(t *testing.T, w admissionv1.MutatingWebhook) {
+	t.Helper()
+	s := w.ObjectSelector
+	if s == nil || len(s.MatchLabels) != 0 || len(s.MatchExpressions) != 1 ||
+		s.MatchExpressions[0].Key != routeLabel || s.MatchExpressions[0].Operator != metav1.LabelSelectorOpExists {
+		t.Errorf("objectSelector = %+v, want only %s Exists", s, routeLabel)
+	}
+}
+
+func checkNamespaceSelector(t *testing.T, w admissionv1.MutatingWebhook, excluded ...string) {
+	t.Helper()
+	s := w.NamespaceSelector
+	if s == nil || len(s.MatchExpressions) != 1 {
+		t.Fatalf("namespaceSelector = %+v", s)
+	}
+	e := s.MatchExpressions[0]
+	got := slices.Clone(e.Values)
+	slices.Sort(got)
+	slices.Sort(excluded)
+	if e.Key != "kubernetes.io/metadata.name" || e.Operator != metav1.LabelSelectorOpNotIn || !slices.Equal(got, excluded) {
+		t.Errorf("namespaceSelector = %+v, want kubernetes.io/metadata.name NotIn %v", e, excluded)
+	}
+}
+
+// checkWebhookWiring checks that the webhook's Service exists and reaches the
+// manager's webhook port, and returns it.
+func checkWebhookWiring(t *testing.T, r *rendered, w admissionv1.MutatingWebhook) corev1.Service {
+	t.Helper()
+	ref := w.ClientConfig.Service
+	if ref == nil || ref.Namespace != namespace || (ref.Port != nil && *ref.Port != 443) {
+		t.Fatalf("webhook clientConfig.service = %+v", ref)
+	}
+	var svc corev1.Service
+	r.named("Service", ref.Name, &svc)
+	if len(svc.Spec.Ports) != 1 || svc.Spec.Ports[0].Port != 443 {
+		t.Fatalf("webhook Service ports = %+v, want 443", svc.Spec.Ports)
+	}
+	d := r.deployment()
+	for k, v := range svc.Spec.Selector {
+		if d.Spec.Template.Labels[k] != v {
+			t.Errorf("the webhook Service selects %s=%s, which the manager's pods do not carry", k, v)
+		}
+	}
+	target := svc.Spec.Ports[0].TargetPort
+	port := int32(0)
+	for _, p := range r.managerContainer().Ports {
+		if p.Name == target.StrVal || (target.StrVal == "" && p.ContainerPort == target.IntVal) {
+			port = p.ContainerPort
+		}
+	}
+	if port != 9443 {
+		t.Errorf("the webhook Service's target %s is container port %d, want 9443", target.String(), port)
+	}
+	return svc
+}
+
+func serviceDNSNames(svc corev1.Service) []string {
+	base := svc.Name + "." + namespace + ".svc"
+	return []string{base, base + ".cluster.local"}
+}
+
+// mountedCertSecret returns the Secret mounted where --webhook-cert-path
+// points.
+func mountedCertSecret(t *testing.T, r *rendered) string {
+	t.Helper()
+	c := r.managerContainer()
+	dir := flags(t, c)[strings.TrimPrefix(certDirFlag, "--")]
+	if dir == "" {
+		t.Fatalf("the manager has no %s", certDirFlag)
+	}
+	volume := ""
+	for _, m := range c.VolumeMounts {
+		if filepath.Clean(m.MountPath) == filepath.Clean(dir) {
+			volume = m.Name
+		}
+	}
+	for _, v := range r.deployment().Spec.Template.Spec.Volumes {
+		if v.Name == volume && v.Secret != nil {
+			return v.Secret.SecretName
+		}
+	}
+	t.Fatalf("no Secret volume mounted at %s=%s", certDirFlag, dir)
+	return ""
+}
+
+// checkGeneratedTLS checks the certificate the chart generates: the webhook's
+// caBundle is the CA in the Secret, which signed the serving certificate for
+// the webhook Service's DNS names, whose key is in the Secret too, which the
+// manager mounts where --webhook-cert-path points.
+func checkGeneratedTLS(t *testing.T, r *rendered, w admissionv1.MutatingWebhook) {
+	t.Helper()
+	name := mountedCertSecret(t, r)
+	var secret corev1.Secret
+	r.named("Secret", name, &secret)
+	if secret.Type != corev1.SecretTypeTLS {
+		t.Errorf("Secret %s type = %q, want %q", name, secret.Type, corev1.SecretTypeTLS)
+	}
+	if len(w.ClientConfig.CABundle) == 0 {
+		t.Fatal("the webhook has no caBundle")
+	}
+	if !bytes.Equal(w.ClientConfig.CABundle, secret.Data["ca.crt"]) {
+		t.Error("the webhook's caBundle is not the Secret's ca.crt")
+	}
+
+	roots := x509.NewCertPool()
+	if !roots.AppendCertsFromPEM(w.ClientConfig.CABundle) {
+		t.Fatalf("caBundle holds no PEM certificate:\n%s", w.ClientConfig.CABundle)
+	}
+	ca := parseCert(t, "caBundle", w.ClientConfig.CABundle)
+	if !ca.IsCA {
+		t.Error("the caBundle certificate is not a CA")
+	}
+	leaf := parseCert(t, "tls.crt", secret.Data["tls.crt"])
+	if leaf.IsCA {
+		t.Error("the serving certificate is a CA")
+	}
+	if err := leaf.CheckSignatureFrom(ca); err != nil {
+		t.Errorf("the serving certificate is not signed by the caBundle CA: %v", err)
+	}
+	svc := checkWebhookWiring(t, r, w)
+	want := serviceDNSNames(svc)
+	for _, dns := range want {
+		if _, err := leaf.Verify(x509.VerifyOptions{
+			DNSName:   dns,
+			Roots:     roots,
+			KeyUsages: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth},
+		}); err != nil {
+			t.Errorf("the serving certificate does not verify for %s: %v", dns, err)
+		}
+	}
+	for _, dns := range want {
+		if !slices.Contains(leaf.DNSNames, dns) {
+			t.Errorf("serving certificate SANs %v lack %s", leaf.DNSNames, dns)
+		}
+	}
+	if _, err := tls.X509KeyPair(secret.Data["tls.crt"], secret.Data["tls.key"]); err != nil {
+		t.Errorf("tls.key does not match tls.crt: %v", err)
+	}
+}
+
+func parseCert(t *testing.T, what string, b []byte) *x509.Certificate {
+	t.Helper()
+	block, _ := pem.Decode(b)
+	if block == nil || block.Type != "CERTIFICATE" {
+		t.Fatalf("%s is not a PEM certificate", what)
+	}
+	c, err := x509.ParseCertificate(block.Bytes)
+	if err != nil {
+		t.Fatalf("%s: %v", what, err)
+	}
+	return c
+}
+
+func checkLeaderElectionRole(t *testing.T, r *rendered, want bool) {
+	t.Helper()
+	roles := r.all("Role")
+	if !want {
+		if len(roles) != 0 || len(r.all("RoleBinding")) != 0 {
+			t.Error("leader-election Role or RoleBinding without leader election")
+		}
+		return
+	}
+	var role rbacv1.Role
+	r.one("Role", &role)
+	if role.Namespace != namespace {
+		t.Errorf("Role namespace = %q, want %q", role.Namespace, namespace)
+	}
+	// The lease is the one main.go names.
+	src, err := os.ReadFile(filepath.Join(repoRoot(t), "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := regexp.MustCompile(`LeaderElectionID:\s*"([^"]+)"`).FindSubmatch(src)
+	if m == nil {
+		t.Fatal("main.go sets no LeaderElectionID")
+	}
+	g := grants(role.Rules)
+	for _, v := range []string{"get", "update"} {
+		if !g[grant{"coordination.k8s.io", "leases", string(m[1]), v}] {
+			t.Errorf("the leader-election Role lacks %s on lease %s", v, m[1])
+		}
+	}
+	if !g[grant{"coordination.k8s.io", "leases", "", "create"}] {
+		t.Error("the leader-election Role cannot create the lease")
+	}
+	var binding rbacv1.RoleBinding
+	r.one("RoleBinding", &binding)
+	if binding.RoleRef.Kind != "Role" || binding.RoleRef.Name != role.Name {
+		t.Errorf("RoleBinding roleRef = %+v", binding.RoleRef)
+	}
+}
+
+func checkServiceAccount(t *testing.T, r *rendered, d appsv1.Deployment) {
+	t.Helper()
+	var sa corev1.ServiceAccount
+	r.one("ServiceAccount", &sa)
+	if sa.Name != d.Spec.Template.Spec.ServiceAccountName {
+		t.Errorf("ServiceAccount %q, but the manager runs as %q", sa.Name, d.Spec.Template.Spec.ServiceAccountName)
+	}
+}
