@@ -29,6 +29,12 @@ all: build
 help: ## Show this help.
 	@awk 'BEGIN {FS = ":.*##"; printf "Usage: make \033[36m<target>\033[0m\n"} /^[a-zA-Z_0-9-]+:.*?##/ { printf "  \033[36m%-16s\033[0m %s\n", $$1, $$2 } /^##@/ { printf "\n\033[1m%s\033[0m\n", substr($$0, 5) }' $(MAKEFILE_LIST)
 
+##@ Demo
+
+.PHONY: demo
+demo: envtest build ## Run the whole chain on this machine: API server, operator, webhook, fake providers, sidecar.
+	go run ./hack/demo
+
 ##@ Development
 
 .PHONY: manifests

@@ -1,0 +1,395 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"sigs.k8s.io/controller-runtime/pkg/client"
+
+	llmv1alpha1 "github.com/osmen-ai/llmroute/api/v1alpha1"
+	"github.com/osmen-ai/llmroute/hack/mockllm/mock"
+)
+
+// tally is what the demo saw, for the summary and the final verdict.
+type tally struct {
+	mu          sync.Mutex
+	requests    int
+	successes   int
+	attempts    int
+	retried     int // requests that needed more than one attempt on a provider
+	fellBack    int // requests served by another provider than the first tried
+	servedBy    map[string]int
+	breakerOpen bool
+	breakerShut bool // closed again after opening
+	reloaded    bool
+	streamed    bool
+
+	// From the sidecar's log: access lines by request id, and events.
+	access map[string]accessLine
+	events []string
+}
+
+type accessLine struct {
+	Msg      string `json:"msg"`
+	ID       string `json:"id"`
+	Provider string `json:"provider"`
+	Status   int    `json:"status"`
+	Attempts int    `json:"attempts"`
+	Tries    []struct {
+		Provider string `json:"provider"`
+		Status   int    `json:"status"`
+		Outcome  string `json:"outcome"`
+	} `json:"tries"`
+	From string `json:"from"`
+	To   string `json:"to"`
+}
+
+// onSidecarLog reads the sidecar's JSON log as it is written.
+func (t *tally) onSidecarLog(line string) {
+	var l accessLine
+	if json.Unmarshal([]byte(line), &l) != nil {
+		return
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	switch l.Msg {
+	case "Request":
+		t.access[l.ID] = l
+	case "Circuit breaker changed state":
+		t.events = append(t.events, fmt.Sprintf("circuit breaker of %s: %s → %s", l.Provider, l.From, l.To))
+		if l.To == "open" {
+			t.breakerOpen = true
+		}
+		if l.To == "closed" && t.breakerOpen {
+			t.breakerShut = true
+		}
+	case "Config reloaded":
+		t.reloaded = true
+		t.events = append(t.events, "sidecar: configuration reloaded")
+	}
+}
+
+// takeEvents returns the events logged since the last call.
+func (t *tally) takeEvents() []string {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	e := t.events
+	t.events = nil
+	return e
+}
+
+func (t *tally) line(id string) (accessLine, bool) {
+	deadline := time.Now().Add(time.Second)
+	for time.Now().Before(deadline) {
+		t.mu.Lock()
+		l, ok := t.access[id]
+		t.mu.Unlock()
+		if ok {
+			return l, true
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	return accessLine{}, false
+}
+
+func (d *demo) startSidecar(ctx context.Context) error {
+	d.stepf("Doing the kubelet's part: writing the rendered ConfigMap and Secret as volumes, starting %s", d.o.sidecar)
+	if err := d.syncVolumes(ctx); err != nil {
+		return err
+	}
+	d.proxy, d.admin = addrOrFree(d.o.listen), freeAddr()
+	d.tally.servedBy, d.tally.access = map[string]int{}, map[string]accessLine{}
+	p, err := startProcess(ctx, "sidecar", d.o.verbose, d.o.sidecar,
+		"--config", filepath.Join(d.dir, "config", "config.json"),
+		"--listen", d.proxy, "--admin-listen", d.admin)
+	if err != nil {
+		return err
+	}
+	p.watch(d.tally.onSidecarLog)
+	d.sidecar = p
+	d.defer_(p.stop)
+	if err := waitHTTP(ctx, "http://"+d.admin+"/readyz", 20*time.Second, p); err != nil {
+		return fmt.Errorf("the sidecar did not become ready: %w\n%s", err, p.tail())
+	}
+	say("volumes in %s (config/..data → timestamped dir, as Kubernetes lays them out)", d.dir)
+	say("sidecar ready: proxy on %s, admin on %s", d.proxy, d.admin)
+	return nil
+}
+
+const chatRequest = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}`
+
+// call sends one request through the sidecar and prints what happened.
+func (d *demo) call(ctx context.Context, path, body string, headers ...string) (*http.Response, string, error) {
+	d.tally.mu.Lock()
+	d.tally.requests++
+	id := fmt.Sprintf("demo-%d", d.tally.requests)
+	d.tally.mu.Unlock()
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+d.proxy+path, strings.NewReader(body))
+	if err != nil {
+		return nil, "", err
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer sk-placeholder") // as SDKs send: the sidecar drops it
+	req.Header.Set("x-request-id", id)
+	for i := 0; i+1 < len(headers); i += 2 {
+		req.Header.Set(headers[i], headers[i+1])
+	}
+	t0 := time.Now()
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return nil, "", fmt.Errorf("request %s: %w", id, err)
+	}
+	defer resp.Body.Close()
+	var text strings.Builder
+	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
+		d.tally.streamed = true
+		fmt.Print("      stream: ")
+		sc := bufio.NewScanner(resp.Body)
+		for sc.Scan() {
+			if piece := streamText(sc.Text()); piece != "" {
+				fmt.Print(piece) // printed as each event arrives
+				text.WriteString(piece)
+			}
+		}
+		fmt.Println()
+	} else {
+		b, _ := io.ReadAll(resp.Body)
+		text.Write(b)
+	}
+	d.record(id, resp, time.Since(t0))
+	return resp, text.String(), nil
+}
+
+// record prints a request's outcome and the tries the sidecar logged for it.
+func (d *demo) record(id string, resp *http.Response, took time.Duration) {
+	attempts, _ := strconv.Atoi(resp.Header.Get("x-llmroute-attempts"))
+	provider := resp.Header.Get("x-llmroute-provider")
+	l, _ := d.tally.line(id)
+	var tries []string
+	first := ""
+	for _, t := range l.Tries {
+		if first == "" {
+			first = t.Provider
+		}
+		s := t.Outcome
+		if t.Status != 0 {
+			s = strconv.Itoa(t.Status)
+		}
+		tries = append(tries, t.Provider+" "+s)
+	}
+	d.tally.mu.Lock()
+	d.tally.attempts += attempts
+	if resp.StatusCode == http.StatusOK {
+		d.tally.successes++
+		d.tally.servedBy[provider]++
+	}
+	retried := false
+	seen := map[string]int{}
+	for _, t := range l.Tries {
+		if seen[t.Provider]++; seen[t.Provider] > 1 {
+			retried = true
+		}
+	}
+	if retried {
+		d.tally.retried++
+	}
+	if first != "" && provider != first {
+		d.tally.fellBack++
+	}
+	d.tally.mu.Unlock()
+	say("%s: %d from %-6s attempts=%d  [%s]  %s", id, resp.StatusCode, provider, attempts, strings.Join(tries, " → "), took.Round(time.Millisecond))
+	for _, e := range d.tally.takeEvents() {
+		say("  event: %s", e)
+	}
+}
+
+// streamText pulls the text out of one SSE line of either format.
+func streamText(line string) string {
+	data, ok := strings.CutPrefix(line, "data: ")
+	if !ok {
+		return ""
+	}
+	var ev struct {
+		Choices []struct {
+			Delta struct {
+				Content string `json:"content"`
+			} `json:"delta"`
+		} `json:"choices"`
+		Delta struct {
+			Text string `json:"text"`
+		} `json:"delta"`
+	}
+	if json.Unmarshal([]byte(data), &ev) != nil {
+		return ""
+	}
+	if len(ev.Choices) > 0 {
+		return ev.Choices[0].Delta.Content
+	}
+	return ev.Delta.Text
+}
+
+func (d *demo) sendRequests(ctx context.Context) error {
+	d.stepf("Sending requests through the sidecar (the app's view: http://%s)", d.proxy)
+	say("plain chat completions; openai fails 40%% of calls with 503, the sidecar retries:")
+	for range 6 {
+		if _, _, err := d.call(ctx, "/v1/chat/completions", chatRequest); err != nil {
+			return err
+		}
+	}
+	say("a streamed chat completion (each event is printed as it arrives):")
+	if _, _, err := d.call(ctx, "/v1/chat/completions", `{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Say hello"}]}`); err != nil {
+		return err
+	}
+	say("an Anthropic-format request (/v1/messages) for a Claude model:")
+	if _, _, err := d.call(ctx, "/v1/messages", `{"model":"claude-sonnet-4-5","max_tokens":100,"messages":[{"role":"user","content":"Say hello"}]}`, "anthropic-version", "2023-06-01"); err != nil {
+		return err
+	}
+
+	say("")
+	say("OUTAGE: openai now answers every call with 503")
+	d.mocks["openai"].SetFaults(mock.Faults{Down: true})
+	for range 4 {
+		if _, _, err := d.call(ctx, "/v1/chat/completions", chatRequest); err != nil {
+			return err
+		}
+	}
+	say("a streamed request during the outage: OpenAI format in, served by Claude, translated back:")
+	if _, _, err := d.call(ctx, "/v1/chat/completions", `{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Say hello"}]}`); err != nil {
+		return err
+	}
+	before := d.mocks["openai"].Stats().Requests
+	for range 3 {
+		if _, _, err := d.call(ctx, "/v1/chat/completions", chatRequest); err != nil {
+			return err
+		}
+	}
+	if n := d.mocks["openai"].Stats().Requests - before; n == 0 {
+		say("with the breaker open, openai received no calls at all (0 of the last 3 requests)")
+	}
+	return nil
+}
+
+func (d *demo) editRoute(ctx context.Context) error {
+	d.stepf("Editing the LLMRoute: GPT models now fall back to the local model before Claude")
+	var r llmv1alpha1.LLMRoute
+	if err := d.k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "chat"}, &r); err != nil {
+		return err
+	}
+	oldHash := r.Status.ConfigHash
+	r.Spec.Rules[0].Backends = []string{"openai", "local", "claude"}
+	if err := d.k8s.Update(ctx, &r); err != nil {
+		return fmt.Errorf("update the LLMRoute: %w", err)
+	}
+	nr, err := d.waitReady(ctx, oldHash)
+	if err != nil {
+		return err
+	}
+	say("operator re-rendered the ConfigMap: generation %d, configHash %s → %s", nr.Generation, oldHash, nr.Status.ConfigHash)
+	if err := d.syncVolumes(ctx); err != nil {
+		return err
+	}
+	say("kubelet swapped the volume's ..data symlink; waiting for the sidecar to reload")
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		d.tally.mu.Lock()
+		ok := d.tally.reloaded
+		d.tally.mu.Unlock()
+		if ok {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("the sidecar did not reload its config\n%s", d.sidecar.tail())
+		}
+		if err := sleep(ctx, 50*time.Millisecond); err != nil {
+			return err
+		}
+	}
+	for _, e := range d.tally.takeEvents() {
+		say("event: %s", e)
+	}
+	_, _, err = d.call(ctx, "/v1/chat/completions", chatRequest)
+	return err
+}
+
+func (d *demo) recover(ctx context.Context) error {
+	d.stepf("openai recovers: after openTimeout (3s) a probe goes through and closes the breaker")
+	d.mocks["openai"].SetFaults(mock.Faults{})
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		resp, _, err := d.call(ctx, "/v1/chat/completions", chatRequest)
+		if err != nil {
+			return err
+		}
+		if resp.Header.Get("x-llmroute-provider") == "openai" {
+			break
+		}
+		if time.Now().After(deadline) {
+			return errors.New("traffic did not return to openai after it recovered")
+		}
+		if err := sleep(ctx, time.Second); err != nil {
+			return err
+		}
+	}
+	say("traffic is back on openai")
+	return nil
+}
+
+func (d *demo) summary() {
+	t := &d.tally
+	fmt.Printf("\n──────── Summary (%s) ────────\n", since(d.start))
+	fmt.Printf("  requests sent        %d\n", t.requests)
+	fmt.Printf("  succeeded            %d\n", t.successes)
+	fmt.Printf("  upstream attempts    %d (retried on the same provider: %d requests; fell back: %d)\n", t.attempts, t.retried, t.fellBack)
+	names := make([]string, 0, len(d.mocks))
+	for n := range d.mocks {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	fmt.Printf("  %-8s %8s %16s\n", "provider", "served", "calls received")
+	for _, n := range names {
+		fmt.Printf("  %-8s %8d %16d\n", n, t.servedBy[n], d.mocks[n].Stats().Requests)
+	}
+	if resp, err := http.Get("http://" + d.admin + "/metrics"); err == nil {
+		b, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		fmt.Println("  from the sidecar's /metrics:")
+		for _, l := range strings.Split(string(b), "\n") {
+			if strings.HasPrefix(l, "llmroute_fallbacks_total") || strings.HasPrefix(l, "llmroute_config_reloads_total") ||
+				strings.HasPrefix(l, "llmroute_circuit_breaker_transitions_total") || strings.HasPrefix(l, "llmroute_retries_total") {
+				fmt.Println("    " + l)
+			}
+		}
+	}
+}
+
+// verify turns what was seen into the demo's exit status.
+func (t *tally) verify() error {
+	var errs []error
+	check := func(ok bool, what string) {
+		if !ok {
+			errs = append(errs, errors.New(what))
+		}
+	}
+	check(t.successes == t.requests, fmt.Sprintf("%d of %d requests failed", t.requests-t.successes, t.requests))
+	check(t.retried > 0, "no request was retried")
+	check(t.fellBack > 0, "no request fell back to another provider")
+	check(t.breakerOpen, "the circuit breaker never opened")
+	check(t.breakerShut, "the circuit breaker never closed again")
+	check(t.reloaded, "the sidecar never reloaded its config")
+	check(t.streamed, "no response was streamed")
+	if len(errs) == 0 {
+		fmt.Println("\nOK: every step of the chain worked.")
+	}
+	return errors.Join(errs...)
+}
