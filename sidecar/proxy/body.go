@@ -70,7 +70,12 @@ func scanRequest(b []byte) (requestFields, error) {
 		}
 		switch string(key) {
 		case "model":
-			if err := json.Unmarshal(val, &f.model); err != nil {
+			if len(val) < 2 || val[0] != '"' {
+				return f, errors.New(`"model" must be a string`)
+			}
+			if bytes.IndexByte(val, '\\') < 0 {
+				f.model = string(val[1 : len(val)-1])
+			} else if err := json.Unmarshal(val, &f.model); err != nil {
 				return f, errors.New(`"model" must be a string`)
 			}
 			f.modelPos = [2]int{vStart, s.i}
