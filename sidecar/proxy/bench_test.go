@@ -124,4 +124,3 @@ func BenchmarkFinishMetrics(b *testing.B) {
 		ex.finish()
 	}
 }
-

@@ -13,8 +13,10 @@ import (
 	"net/http"
 	"regexp"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
+	"time"
 
 	"github.com/anthropics/anthropic-sdk-go/v2"
 	anoption "github.com/anthropics/anthropic-sdk-go/v2/option"
@@ -101,6 +103,286 @@ func (c *countRequests) anthropic(req *http.Request, next anoption.MiddlewareNex
 	return next(req)
 }
 
+// wireTap keeps a copy of the bytes of each response body an SDK reads, so
+// a test can check the wire format the SDK may be lenient about (a stream
+// without its closing event, events without names).
+type wireTap struct {
+	mu     sync.Mutex
+	bodies []*bytes.Buffer
+}
+
+func (w *wireTap) tap(resp *http.Response) {
+	if resp == nil || resp.Body == nil {
+		return
+	}
+	buf := &bytes.Buffer{}
+	w.mu.Lock()
+	w.bodies = append(w.bodies, buf)
+	w.mu.Unlock()
+	resp.Body = struct {
+		io.Reader
+		io.Closer
+	}{io.TeeReader(resp.Body, buf), resp.Body}
+}
+
+func (w *wireTap) openai(req *http.Request, next oaoption.MiddlewareNext) (*http.Response, error) {
+	resp, err := next(req)
+	w.tap(resp)
+	return resp, err
+}
+
+func (w *wireTap) anthropic(req *http.Request, next anoption.MiddlewareNext) (*http.Response, error) {
+	resp, err := next(req)
+	w.tap(resp)
+	return resp, err
+}
+
+// last returns the bytes of the latest response body read so far.
+func (w *wireTap) last() string {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if len(w.bodies) == 0 {
+		return ""
+	}
+	return w.bodies[len(w.bodies)-1].String()
+}
+
+// sseEvents splits a stream into its events, each a list of "field: value"
+// lines, and fails on anything but a whole number of events.
+func sseEvents(t *testing.T, raw string) [][]string {
+	t.Helper()
+	if !strings.HasSuffix(raw, "\n\n") {
+		t.Errorf("the stream does not end with a complete event: %q", raw[max(0, len(raw)-200):])
+	}
+	var events [][]string
+	for _, block := range strings.Split(strings.TrimSuffix(raw, "\n\n"), "\n\n") {
+		var lines []string
+		for _, line := range strings.Split(block, "\n") {
+			if line != "" && !strings.HasPrefix(line, ":") {
+				lines = append(lines, line)
+			}
+		}
+		if len(lines) > 0 {
+			events = append(events, lines)
+		}
+	}
+	return events
+}
+
+// checkOpenAIWire checks a chat completions stream as sent: data-only
+// events, each a chat.completion.chunk, closed by data: [DONE].
+func checkOpenAIWire(t *testing.T, raw string) {
+	t.Helper()
+	events := sseEvents(t, raw)
+	for i, ev := range events {
+		if len(ev) != 1 || !strings.HasPrefix(ev[0], "data: ") {
+			t.Errorf("event %d is not a single data line: %q", i, ev)
+			continue
+		}
+		data := strings.TrimPrefix(ev[0], "data: ")
+		if i == len(events)-1 {
+			if data != "[DONE]" {
+				t.Errorf("the stream ends with %q, not data: [DONE]", data)
+			}
+			continue
+		}
+		var chunk struct {
+			Object string          `json:"object"`
+			Error  json.RawMessage `json:"error"`
+		}
+		if err := json.Unmarshal([]byte(data), &chunk); err != nil || chunk.Object != "chat.completion.chunk" || chunk.Error != nil {
+			t.Errorf("event %d is not a chat.completion.chunk: %s", i, data)
+		}
+	}
+}
+
+// checkAnthropicWire checks a Messages stream as sent: each event named,
+// with data whose type is that name (the SDKs route on the name and skip
+// unnamed events), and no OpenAI-style [DONE].
+func checkAnthropicWire(t *testing.T, raw string) {
+	t.Helper()
+	for i, ev := range sseEvents(t, raw) {
+		if len(ev) != 2 || !strings.HasPrefix(ev[0], "event: ") || !strings.HasPrefix(ev[1], "data: ") {
+			t.Errorf("event %d is not an event line then a data line: %q", i, ev)
+			continue
+		}
+		name := strings.TrimPrefix(ev[0], "event: ")
+		var data struct {
+			Type string `json:"type"`
+		}
+		if err := json.Unmarshal([]byte(strings.TrimPrefix(ev[1], "data: ")), &data); err != nil || data.Type != name {
+			t.Errorf("event %d is named %q but its data has type %q: %q", i, name, data.Type, ev[1])
+		}
+	}
+}
+
+// upstreamTap records what the proxy sends to its providers and what they
+// answer, so a test can check the backend's side of a translation.
+type upstreamTap struct {
+	next http.RoundTripper
+
+	mu        sync.Mutex
+	exchanges []*upstreamExchange
+}
+
+type upstreamExchange struct {
+	path string
+	req  []byte
+	resp lockedBuffer
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// tapUpstream puts a recorder between the proxy and its providers.
+func tapUpstream(h *harness) *upstreamTap {
+	u := &upstreamTap{next: h.px.transport}
+	h.px.transport = u
+	return u
+}
+
+func (u *upstreamTap) RoundTrip(req *http.Request) (*http.Response, error) {
+	body, err := io.ReadAll(req.Body)
+	req.Body.Close()
+	if err != nil {
+		return nil, err
+	}
+	req.Body = io.NopCloser(bytes.NewReader(body))
+	x := &upstreamExchange{path: req.URL.Path, req: body}
+	u.mu.Lock()
+	u.exchanges = append(u.exchanges, x)
+	u.mu.Unlock()
+	resp, err := u.next.RoundTrip(req)
+	if resp != nil && resp.Body != nil {
+		resp.Body = struct {
+			io.Reader
+			io.Closer
+		}{io.TeeReader(resp.Body, &x.resp), resp.Body}
+	}
+	return resp, err
+}
+
+func (u *upstreamTap) recorded() []*upstreamExchange {
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	return append([]*upstreamExchange(nil), u.exchanges...)
+}
+
+// checkBackendFollowUp checks the follow-up of a tool round trip as the
+// backend got it, in its own format: the assistant's tool call is the one the
+// backend made (same id, name and arguments), and the tool result that
+// follows answers that id, as the real APIs require.
+func checkBackendFollowUp(t *testing.T, backend config.ProviderType, xs []*upstreamExchange) {
+	t.Helper()
+	if len(xs) != 2 {
+		t.Fatalf("%d upstream calls recorded, want 2", len(xs))
+	}
+	issued := xs[0].resp.String()
+	var callID, resultID, name, args, result string
+	if backend == config.Anthropic {
+		type block struct {
+			Type      string          `json:"type"`
+			ID        string          `json:"id"`
+			Name      string          `json:"name"`
+			Input     json.RawMessage `json:"input"`
+			ToolUseID string          `json:"tool_use_id"`
+			Content   json.RawMessage `json:"content"`
+		}
+		var req struct {
+			Messages []struct {
+				Role    string          `json:"role"`
+				Content json.RawMessage `json:"content"` // a string or blocks
+			} `json:"messages"`
+		}
+		var asked, answered []block
+		err := json.Unmarshal(xs[1].req, &req)
+		if err == nil && len(req.Messages) == 3 {
+			err = errors.Join(json.Unmarshal(req.Messages[1].Content, &asked), json.Unmarshal(req.Messages[2].Content, &answered))
+		}
+		if err != nil || len(req.Messages) != 3 ||
+			req.Messages[1].Role != "assistant" || len(asked) != 1 || asked[0].Type != "tool_use" ||
+			req.Messages[2].Role != "user" || len(answered) != 1 || answered[0].Type != "tool_result" {
+			t.Fatalf("the follow-up is not question, tool_use, tool_result (%v): %s", err, xs[1].req)
+		}
+		use, res := asked[0], answered[0]
+		callID, resultID, name, args = use.ID, res.ToolUseID, use.Name, string(use.Input)
+		result = toolResultText(res.Content)
+	} else {
+		var req struct {
+			Messages []struct {
+				Role      string          `json:"role"`
+				Content   json.RawMessage `json:"content"`
+				ToolCalls []struct {
+					ID       string `json:"id"`
+					Type     string `json:"type"`
+					Function struct {
+						Name      string `json:"name"`
+						Arguments string `json:"arguments"`
+					} `json:"function"`
+				} `json:"tool_calls"`
+				ToolCallID string `json:"tool_call_id"`
+			} `json:"messages"`
+		}
+		if err := json.Unmarshal(xs[1].req, &req); err != nil || len(req.Messages) != 3 ||
+			req.Messages[1].Role != "assistant" || len(req.Messages[1].ToolCalls) != 1 || req.Messages[2].Role != "tool" {
+			t.Fatalf("the follow-up is not question, tool call, tool message (%v): %s", err, xs[1].req)
+		}
+		call := req.Messages[1].ToolCalls[0]
+		if call.Type != "function" {
+			t.Errorf("tool call type %q, want function", call.Type)
+		}
+		callID, resultID, name, args = call.ID, req.Messages[2].ToolCallID, call.Function.Name, call.Function.Arguments
+		result = toolResultText(req.Messages[2].Content)
+	}
+	if callID == "" || callID != resultID {
+		t.Errorf("the tool result answers id %q, the tool call has id %q", resultID, callID)
+	}
+	if !strings.Contains(issued, `"`+callID+`"`) {
+		t.Errorf("the tool call id %q sent back is not the one the backend issued:\n%s", callID, issued)
+	}
+	if name != sdkToolName {
+		t.Errorf("tool name %q sent back, want %s", name, sdkToolName)
+	}
+	var got sdkWeatherArgs
+	if err := json.Unmarshal([]byte(args), &got); err != nil || got != (sdkWeatherArgs{City: "mock", Unit: "celsius"}) {
+		t.Errorf("tool arguments sent back %s, want the backend's", args)
+	}
+	if result != sdkToolResult {
+		t.Errorf("tool result %q, want %q", result, sdkToolResult)
+	}
+}
+
+// toolResultText reads a tool result's content: a string or text parts.
+func toolResultText(raw json.RawMessage) string {
+	var s string
+	if json.Unmarshal(raw, &s) == nil {
+		return s
+	}
+	var parts []struct {
+		Type string `json:"type"`
+		Text string `json:"text"`
+	}
+	_ = json.Unmarshal(raw, &parts)
+	for _, p := range parts {
+		s += p.Text
+	}
+	return s
+}
+
 // newOpenAIClient returns an openai-go client of the proxy, with the SDK's
 // default retries.
 func newOpenAIClient(h *harness, opts ...oaoption.RequestOption) openai.Client {
@@ -149,7 +431,7 @@ func openAIWeatherTool() openai.ChatCompletionToolUnionParam {
 // openAIChat makes one chat completion call with openai-go, whole or
 // streamed (then with stream_options.include_usage, and accumulated with
 // the SDK's accumulator), and returns the completion.
-func openAIChat(t *testing.T, c openai.Client, params openai.ChatCompletionNewParams, stream bool) (*openai.ChatCompletion, *http.Response) {
+func openAIChat(t *testing.T, c openai.Client, wire *wireTap, params openai.ChatCompletionNewParams, stream bool) (*openai.ChatCompletion, *http.Response) {
 	t.Helper()
 	var resp *http.Response
 	if !stream {
@@ -203,6 +485,7 @@ func openAIChat(t *testing.T, c openai.Client, params openai.ChatCompletionNewPa
 	if usageChunks != 1 {
 		t.Errorf("%d chunks carried usage, want exactly 1 (stream_options.include_usage)", usageChunks)
 	}
+	checkOpenAIWire(t, wire.last())
 	cc := acc.ChatCompletion
 	if len(cc.Choices) == 1 {
 		msg := cc.Choices[0].Message
@@ -248,7 +531,8 @@ func openAITurn(cc *openai.ChatCompletion, resp *http.Response) sdkTurn {
 // answers the tool call and asks again. It returns the turns.
 func openAIConversation(t *testing.T, h *harness, stream, tools bool) []sdkTurn {
 	t.Helper()
-	c := newOpenAIClient(h)
+	wire := &wireTap{}
+	c := newOpenAIClient(h, oaoption.WithMiddleware(wire.openai))
 	params := openai.ChatCompletionNewParams{
 		Model:    sdkOpenAIModel,
 		Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(sdkQuestion)},
@@ -256,7 +540,7 @@ func openAIConversation(t *testing.T, h *harness, stream, tools bool) []sdkTurn 
 	if tools {
 		params.Tools = []openai.ChatCompletionToolUnionParam{openAIWeatherTool()}
 	}
-	cc, resp := openAIChat(t, c, params, stream)
+	cc, resp := openAIChat(t, c, wire, params, stream)
 	if len(cc.Choices) != 1 {
 		t.Fatalf("%d choices, want 1: %s", len(cc.Choices), cc.RawJSON())
 	}
@@ -278,7 +562,7 @@ func openAIConversation(t *testing.T, h *harness, stream, tools bool) []sdkTurn 
 	// the tool's result under the call's id; the tools stay offered, so a
 	// text answer shows the backend saw a tool result and not a new question.
 	params.Messages = append(params.Messages, msg.ToParam(), openai.ToolMessage(sdkToolResult, msg.ToolCalls[0].ID))
-	cc2, resp2 := openAIChat(t, c, params, stream)
+	cc2, resp2 := openAIChat(t, c, wire, params, stream)
 	if len(cc2.Choices) != 1 {
 		t.Fatalf("follow-up: %d choices, want 1", len(cc2.Choices))
 	}
@@ -302,7 +586,7 @@ func anthropicWeatherTool() anthropic.ToolUnionParam {
 // anthropicMessage makes one Messages call with anthropic-sdk-go, whole or
 // streamed (then accumulated with Message.Accumulate), and returns the
 // message.
-func anthropicMessage(t *testing.T, c anthropic.Client, params anthropic.MessageNewParams, stream bool) (*anthropic.Message, *http.Response) {
+func anthropicMessage(t *testing.T, c anthropic.Client, wire *wireTap, params anthropic.MessageNewParams, stream bool) (*anthropic.Message, *http.Response) {
 	t.Helper()
 	var resp *http.Response
 	if !stream {
@@ -335,6 +619,7 @@ func anthropicMessage(t *testing.T, c anthropic.Client, params anthropic.Message
 		t.Errorf("stream Content-Type %q", ct)
 	}
 	checkAnthropicEventOrder(t, types)
+	checkAnthropicWire(t, wire.last())
 	return &msg, resp
 }
 
@@ -408,7 +693,8 @@ func anthropicTurn(msg *anthropic.Message, resp *http.Response) sdkTurn {
 // it answers the tool call and asks again. It returns the turns.
 func anthropicConversation(t *testing.T, h *harness, stream, tools bool) []sdkTurn {
 	t.Helper()
-	c := newAnthropicClient(h)
+	wire := &wireTap{}
+	c := newAnthropicClient(h, anoption.WithMiddleware(wire.anthropic))
 	params := anthropic.MessageNewParams{
 		Model:     sdkAnthropicModel,
 		MaxTokens: 1024,
@@ -417,7 +703,7 @@ func anthropicConversation(t *testing.T, h *harness, stream, tools bool) []sdkTu
 	if tools {
 		params.Tools = []anthropic.ToolUnionParam{anthropicWeatherTool()}
 	}
-	msg, resp := anthropicMessage(t, c, params, stream)
+	msg, resp := anthropicMessage(t, c, wire, params, stream)
 	if msg.Type != "message" || msg.Role != "assistant" || msg.ID == "" {
 		t.Errorf("message type %q role %q id %q, want a message from the assistant with an id", msg.Type, msg.Role, msg.ID)
 	}
@@ -431,7 +717,7 @@ func anthropicConversation(t *testing.T, h *harness, stream, tools bool) []sdkTu
 	params.Messages = append(params.Messages,
 		msg.ToParam(),
 		anthropic.NewUserMessage(anthropic.NewToolResultBlock(first.calls[0].id, sdkToolResult, false)))
-	msg2, resp2 := anthropicMessage(t, c, params, stream)
+	msg2, resp2 := anthropicMessage(t, c, wire, params, stream)
 	return []sdkTurn{first, anthropicTurn(msg2, resp2)}
 }
 
@@ -567,6 +853,7 @@ func TestSDKMatrix(t *testing.T) {
 					t.Run(sdkCaseName(client, backend, stream, scenario), func(t *testing.T) {
 						name := sdkBackendName(backend)
 						h := newHarness(t, []upstream{sdkUpstream(backend, mock.Faults{})}, nil)
+						up := tapUpstream(h)
 						turns := sdkConversation(t, h, client, stream, tools)
 						if !tools {
 							checkTextTurn(t, client, name, turns[0], sdkQuestionToks)
@@ -574,11 +861,18 @@ func TestSDKMatrix(t *testing.T) {
 							checkToolTurn(t, client, name, turns[0])
 							// The follow-up's prompt is the question and the tool result.
 							checkTextTurn(t, client, name, turns[1], sdkQuestionToks+sdkResultToks)
+							checkBackendFollowUp(t, backend, up.recorded())
 						}
 						if got, want := h.calls(name), int64(len(turns)); got != want {
 							t.Errorf("the backend got %d calls, want %d: one per SDK call", got, want)
 						}
 						st := h.mocks[name].Stats()
+						// The mock counts a stream once its handler returns, which may
+						// be just after the client has read the last event.
+						for deadline := time.Now().Add(5 * time.Second); stream && st.StreamsCompleted < int64(len(turns)) && time.Now().Before(deadline); {
+							time.Sleep(5 * time.Millisecond)
+							st = h.mocks[name].Stats()
+						}
 						if stream && st.StreamsCompleted != int64(len(turns)) {
 							t.Errorf("the backend completed %d streams, want %d", st.StreamsCompleted, len(turns))
 						}
@@ -594,28 +888,53 @@ func TestSDKMatrix(t *testing.T) {
 
 // TestSDKFallbackAcrossFormats: the first backend fails every attempt before
 // anything is sent, the second, of the other format, serves; the SDK sees one
-// clean answer from the second.
+// clean answer from the second. In the tool round trip, the follow-up goes
+// to the second backend again while the first is down (openai-go), or back
+// to the recovered first one (anthropic-sdk-go), which then gets a tool call
+// id that the other provider issued.
 func TestSDKFallbackAcrossFormats(t *testing.T) {
 	for _, tc := range []struct {
-		client string
-		first  upstream
-		second upstream
+		client    string
+		first     upstream
+		second    upstream
+		stillDown bool // the first backend still fails after the first turn
 	}{
-		{sdkOpenAIClient, sdkUpstream(config.OpenAI, mock.Faults{Down: true}), sdkUpstream(config.Anthropic, mock.Faults{})},
-		{sdkAnthropicClient, sdkUpstream(config.Anthropic, mock.Faults{StatusSequence: []int{529, 529, 529}}), sdkUpstream(config.OpenAI, mock.Faults{})},
+		{sdkOpenAIClient, sdkUpstream(config.OpenAI, mock.Faults{Down: true}), sdkUpstream(config.Anthropic, mock.Faults{}), true},
+		{sdkAnthropicClient, sdkUpstream(config.Anthropic, mock.Faults{StatusSequence: []int{529, 529, 529}}), sdkUpstream(config.OpenAI, mock.Faults{}), false},
 	} {
 		for _, stream := range []bool{true, false} {
-			t.Run(sdkCaseName(tc.client, tc.first.typ, stream, "falls-back-to-"+tc.second.name), func(t *testing.T) {
-				h := newHarness(t, []upstream{tc.first, tc.second}, nil)
-				turns := sdkConversation(t, h, tc.client, stream, false)
-				checkTextTurn(t, tc.client, tc.second.name, turns[0], sdkQuestionToks)
-				if got := turns[0].header.Get("x-llmroute-attempts"); got != "4" {
-					t.Errorf("x-llmroute-attempts %q, want 4: 3 on %s then 1 on %s", got, tc.first.name, tc.second.name)
+			for _, tools := range []bool{false, true} {
+				scenario := "text"
+				if tools {
+					scenario = "tool-round-trip"
 				}
-				if h.calls(tc.first.name) != 3 || h.calls(tc.second.name) != 1 {
-					t.Errorf("calls %s=%d %s=%d, want 3 and 1", tc.first.name, h.calls(tc.first.name), tc.second.name, h.calls(tc.second.name))
-				}
-			})
+				t.Run(sdkCaseName(tc.client, tc.first.typ, stream, "falls-back-to-"+tc.second.name+"/"+scenario), func(t *testing.T) {
+					h := newHarness(t, []upstream{tc.first, tc.second}, nil)
+					turns := sdkConversation(t, h, tc.client, stream, tools)
+					if !tools {
+						checkTextTurn(t, tc.client, tc.second.name, turns[0], sdkQuestionToks)
+					} else {
+						checkToolTurn(t, tc.client, tc.second.name, turns[0])
+					}
+					if got := turns[0].header.Get("x-llmroute-attempts"); got != "4" {
+						t.Errorf("x-llmroute-attempts %q, want 4: 3 on %s then 1 on %s", got, tc.first.name, tc.second.name)
+					}
+					wantFirst, wantSecond := int64(3), int64(1)
+					if tools {
+						by := tc.first.name
+						if tc.stillDown {
+							by = tc.second.name
+							wantFirst, wantSecond = 6, 2
+						} else {
+							wantFirst = 4
+						}
+						checkTextTurn(t, tc.client, by, turns[1], sdkQuestionToks+sdkResultToks)
+					}
+					if h.calls(tc.first.name) != wantFirst || h.calls(tc.second.name) != wantSecond {
+						t.Errorf("calls %s=%d %s=%d, want %d and %d", tc.first.name, h.calls(tc.first.name), tc.second.name, h.calls(tc.second.name), wantFirst, wantSecond)
+					}
+				})
+			}
 		}
 	}
 }
@@ -700,6 +1019,24 @@ func TestSDKRetriesAreNotMultiplied(t *testing.T) {
 	}
 }
 
+// checkRefusalHeaders checks the headers of a provider's refusal passed on:
+// who refused, and that the SDK must not retry.
+func checkRefusalHeaders(t *testing.T, resp *http.Response, backend string) {
+	t.Helper()
+	if resp == nil {
+		t.Fatal("no response captured")
+	}
+	if got := resp.Header.Get("x-llmroute-provider"); got != backend {
+		t.Errorf("x-llmroute-provider %q, want %s", got, backend)
+	}
+	if got := resp.Header.Get("x-should-retry"); got != "false" {
+		t.Errorf("x-should-retry %q, want false", got)
+	}
+	if ct := resp.Header.Get("Content-Type"); ct != "application/json" {
+		t.Errorf("Content-Type %q, want application/json", ct)
+	}
+}
+
 // TestSDKErrorTranslation: a backend's refusal of the request reaches the
 // SDK in the SDK's own error format, as its typed error.
 func TestSDKErrorTranslation(t *testing.T) {
@@ -714,17 +1051,19 @@ func TestSDKErrorTranslation(t *testing.T) {
 					MaxTokens: 1024,
 					Messages:  []anthropic.MessageParam{anthropic.NewUserMessage(anthropic.NewTextBlock(sdkQuestion))},
 				}
+				var resp *http.Response
 				var err error
 				if stream {
-					s := c.Messages.NewStreaming(t.Context(), params)
+					s := c.Messages.NewStreaming(t.Context(), params, anoption.WithResponseInto(&resp))
 					for s.Next() {
 						t.Errorf("an event from a refused request: %s", s.Current().RawJSON())
 					}
 					err = s.Err()
 					s.Close()
 				} else {
-					_, err = c.Messages.New(t.Context(), params)
+					_, err = c.Messages.New(t.Context(), params, anoption.WithResponseInto(&resp))
 				}
+				checkRefusalHeaders(t, resp, sdkOpenAIBackend)
 				var apiErr *anthropic.Error
 				if !errors.As(err, &apiErr) {
 					t.Fatalf("want an *anthropic.Error, got %T %v", err, err)
@@ -774,17 +1113,19 @@ func TestSDKErrorTranslation(t *testing.T) {
 					Model:    sdkOpenAIModel,
 					Messages: []openai.ChatCompletionMessageParamUnion{openai.UserMessage(sdkQuestion)},
 				}
+				var resp *http.Response
 				var err error
 				if stream {
-					s := c.Chat.Completions.NewStreaming(t.Context(), params)
+					s := c.Chat.Completions.NewStreaming(t.Context(), params, oaoption.WithResponseInto(&resp))
 					for s.Next() {
 						t.Errorf("a chunk from a refused request: %s", s.Current().RawJSON())
 					}
 					err = s.Err()
 					s.Close()
 				} else {
-					_, err = c.Chat.Completions.New(t.Context(), params)
+					_, err = c.Chat.Completions.New(t.Context(), params, oaoption.WithResponseInto(&resp))
 				}
+				checkRefusalHeaders(t, resp, sdkAnthropicBackend)
 				var apiErr *openai.Error
 				if !errors.As(err, &apiErr) {
 					t.Fatalf("want an *openai.Error, got %T %v", err, err)
