@@ -8,11 +8,11 @@ LOCALBIN ?= $(CURDIR)/bin
 CONTROLLER_GEN_VERSION ?= v0.23.0
 KUSTOMIZE_VERSION ?= v5.8.2
 HELM_VERSION ?= v3.22.0
-STATICCHECK_VERSION ?= 2026.1
+GOLANGCI_LINT_VERSION ?= v2.15.0
 CONTROLLER_GEN ?= $(LOCALBIN)/controller-gen-$(CONTROLLER_GEN_VERSION)
 KUSTOMIZE ?= $(LOCALBIN)/kustomize-$(KUSTOMIZE_VERSION)
 HELM ?= $(LOCALBIN)/helm-$(HELM_VERSION)
-STATICCHECK ?= $(LOCALBIN)/staticcheck-$(STATICCHECK_VERSION)
+GOLANGCI_LINT ?= $(LOCALBIN)/golangci-lint-$(GOLANGCI_LINT_VERSION)
 ENVTEST_ASSETS ?= $(LOCALBIN)/k8s
 
 GO_TEST_FLAGS ?= -race -count=1
@@ -55,8 +55,8 @@ vet: ## Run go vet.
 	go vet ./...
 
 .PHONY: lint
-lint: $(STATICCHECK) ## Run staticcheck.
-	$(STATICCHECK) ./...
+lint: $(GOLANGCI_LINT) ## Run golangci-lint (govet, staticcheck, errcheck, unused, ineffassign; see .golangci.yml).
+	$(GOLANGCI_LINT) run ./...
 
 .PHONY: check-generated
 check-generated: manifests generate ## Fail when generated files are not current.
@@ -150,10 +150,10 @@ soak: ## Soak the sidecar at 500 req/s with 5% faults for SOAK_DURATION (10m) an
 
 ##@ Tools
 
-.PHONY: controller-gen kustomize staticcheck
+.PHONY: controller-gen kustomize golangci-lint
 controller-gen: $(CONTROLLER_GEN) ## Build controller-gen into bin/.
 kustomize: $(KUSTOMIZE) ## Build kustomize into bin/.
-staticcheck: $(STATICCHECK) ## Build staticcheck into bin/.
+golangci-lint: $(GOLANGCI_LINT) ## Build golangci-lint into bin/ (first time: several minutes).
 
 .PHONY: helm
 helm: $(HELM) ## Build helm into bin/ (the first time takes a few minutes).
@@ -169,9 +169,9 @@ $(KUSTOMIZE): | $(LOCALBIN)
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 	mv $(LOCALBIN)/kustomize $@
 
-$(STATICCHECK): | $(LOCALBIN)
-	GOBIN=$(LOCALBIN) go install honnef.co/go/tools/cmd/staticcheck@$(STATICCHECK_VERSION)
-	mv $(LOCALBIN)/staticcheck $@
+$(GOLANGCI_LINT): | $(LOCALBIN)
+	GOBIN=$(LOCALBIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
+	mv $(LOCALBIN)/golangci-lint $@
 
 # Without these ldflags a helm built from source assumes Kubernetes v1.20 and
 # refuses the chart's kubeVersion in 'helm template' and 'helm lint'.

@@ -137,7 +137,11 @@ func run(args []string, stderr *os.File) error {
 	if err != nil {
 		return fmt.Errorf("admin listener: %w", err)
 	}
-	go admin.Serve(adminLn)
+	go func() {
+		if err := admin.Serve(adminLn); !errors.Is(err, http.ErrServerClosed) {
+			log.Error(err, "Admin listener stopped: /healthz, /readyz and /metrics are down")
+		}
+	}()
 	defer admin.Close()
 
 	ln, err := net.Listen("tcp", o.listen)

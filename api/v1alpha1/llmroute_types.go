@@ -430,7 +430,3 @@ type LLMRouteList struct {
 	metav1.ListMeta `json:"metadata,omitempty"`
 	Items           []LLMRoute `json:"items"`
 }
-
-func init() {
-	SchemeBuilder.Register(&LLMRoute{}, &LLMRouteList{})
-}

@@ -67,5 +67,5 @@ func (px *Proxy) serveProviders(w http.ResponseWriter, _ *http.Request) {
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
 	enc.SetIndent("", "  ")
-	enc.Encode(px.Providers())
+	_ = enc.Encode(px.Providers()) // an error means the client left
 }

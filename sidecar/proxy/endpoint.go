@@ -13,8 +13,6 @@ const (
 	numEndpoints
 )
 
-var endpointPaths = [numEndpoints]string{"/v1/chat/completions", "/v1/messages", "/v1/completions", "/v1/embeddings"}
-
 // operations are the OpenTelemetry gen_ai.operation.name values, by endpoint.
 var operations = [numEndpoints]string{"chat", "chat", "text_completion", "embeddings"}
 

@@ -161,7 +161,7 @@ func TestRetryAfter(t *testing.T) {
 				}
 				return
 			}
-			if fmt.Sprint(waits) != fmt.Sprint(tc.wantWait) && !(len(waits) == 0 && len(tc.wantWait) == 0) {
+			if len(waits)+len(tc.wantWait) > 0 && fmt.Sprint(waits) != fmt.Sprint(tc.wantWait) {
 				t.Errorf("waits %v, want %v", waits, tc.wantWait)
 			}
 		})

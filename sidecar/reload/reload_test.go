@@ -16,9 +16,8 @@ import (
 
 // fakeTarget loads the file as the proxy would and records what happened.
 type fakeTarget struct {
-	mu      sync.Mutex
-	cfg     *config.Config
-	results chan error
+	mu  sync.Mutex
+	cfg *config.Config
 }
 
 func (f *fakeTarget) ReloadFile(file string) (*config.Config, error) {
@@ -59,7 +58,6 @@ func swap(t *testing.T, dir, name, content string, n int) {
 		t.Fatal(err)
 	}
 }
-
 
 func TestWatcherAppliesValidChangesAndRefusesBadOnes(t *testing.T) {
 	dir := t.TempDir()

@@ -180,14 +180,3 @@ type anUsage struct {
 type anOutputTokenDetail struct {
 	ThinkingTokens int64 `json:"thinking_tokens"`
 }
-
-// anError is Anthropic's error body: {"type":"error","error":{"type","message"}}.
-type anError struct {
-	Type  string        `json:"type"`
-	Error anErrorDetail `json:"error"`
-}
-
-type anErrorDetail struct {
-	Type    string `json:"type"`
-	Message string `json:"message"`
-}

@@ -121,14 +121,13 @@ func New(client, backend Format) Translator {
 	if !client.valid() || !backend.valid() {
 		panic(fmt.Sprintf("translate: unknown format %v -> %v", client, backend))
 	}
-	switch {
-	case client == backend:
+	if client == backend {
 		return nil
-	case client == OpenAI:
-		return &openAIToAnthropic{now: time.Now}
-	default:
-		return &anthropicToOpenAI{now: time.Now}
 	}
+	if client == OpenAI {
+		return &openAIToAnthropic{now: time.Now}
+	}
+	return &anthropicToOpenAI{now: time.Now}
 }
 
 func (f Format) valid() bool { return f == OpenAI || f == Anthropic }
