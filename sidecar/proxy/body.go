@@ -5,7 +5,8 @@ import (
 	"encoding/json"
 	"errors"
 	"sync"
-	"unicode/utf8"
+
+	"github.com/osmen-ai/llmroute/sidecar/translate"
 )
 
 // bufPool recycles request and response buffers: the body of every request is
@@ -99,27 +100,8 @@ func scanRequest(b []byte) (requestFields, error) {
 // never modified, so it can be replayed for the next provider.
 func withModel(dst, body []byte, f requestFields, model string) []byte {
 	dst = append(dst, body[:f.modelPos[0]]...)
-	dst = appendJSONString(dst, model)
+	dst = translate.AppendString(dst, model)
 	return append(dst, body[f.modelPos[1]:]...)
-}
-
-// appendJSONString appends s as a JSON string.
-func appendJSONString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	for _, r := range s {
-		switch {
-		case r == '"' || r == '\\':
-			dst = append(dst, '\\', byte(r))
-		case r < 0x20:
-			dst = append(dst, `\u00`...)
-			dst = append(dst, "0123456789abcdef"[r>>4], "0123456789abcdef"[r&0xf])
-		case r == utf8.RuneError:
-			dst = append(dst, `\ufffd`...)
-		default:
-			dst = utf8.AppendRune(dst, r)
-		}
-	}
-	return append(dst, '"')
 }
 
 type scanner struct {

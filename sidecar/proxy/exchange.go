@@ -335,7 +335,7 @@ func (ex *exchange) failed(p *provider, status int, kind resilience.Failure, msg
 	ex.tries = append(ex.tries, try{Provider: p.cfg.Name, Status: status, Outcome: outcome, Ms: ms(elapsed)})
 	return attemptResult{
 		failure:    failure{provider: p, kind: kind, status: status, message: msg},
-		breakerErr: fmt.Errorf("%s", outcome),
+		breakerErr: errors.New(outcome),
 	}
 }
 

@@ -1,6 +1,7 @@
 package proxy
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -64,7 +65,7 @@ func (ex *exchange) passError(p *provider, tr translate.Translator) {
 // provider could be called at all (breakers open, retry budget spent); the
 // message says what was tried. x-should-retry: false tells the app's SDK not
 // to retry on top of the sidecar's own retries.
-func (ex *exchange) fail(ctx interface{ Err() error }) {
+func (ex *exchange) fail(ctx context.Context) {
 	if ex.r.Context().Err() != nil {
 		ex.status = 499 // the client left; nobody to answer
 		return
@@ -108,7 +109,7 @@ func (ex *exchange) fail(ctx interface{ Err() error }) {
 }
 
 // failureMessage tells the caller what was tried, provider by provider.
-func (ex *exchange) failureMessage(ctx interface{ Err() error }) string {
+func (ex *exchange) failureMessage(ctx context.Context) string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "llmroute: no provider could serve model %q (rule %s)", ex.fields.model, ex.rule.name)
 	switch {

@@ -139,7 +139,7 @@ func (t *anthropicToOpenAI) start(dst, id []byte) []byte {
 		dst = appendInt(dst, t.now().UnixNano())
 	}
 	dst = append(dst, `","type":"message","role":"assistant","model":`...)
-	dst = appendString(dst, t.clientModel)
+	dst = AppendString(dst, t.clientModel)
 	// OpenAI reports tokens only at the end; message_delta carries them.
 	dst = append(dst, `,"content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":0,"output_tokens":0}}}`+"\n\n"...)
 	return dst
@@ -298,7 +298,7 @@ func appendToolID(dst, tok []byte, k int) []byte {
 	body := tok[1 : len(tok)-1]
 	for _, c := range body {
 		if !validToolIDChar(c) {
-			return appendString(dst, sanitizeToolID(stringValue(tok)))
+			return AppendString(dst, sanitizeToolID(stringValue(tok)))
 		}
 	}
 	return append(dst, tok...)

@@ -121,23 +121,23 @@ func ErrorBody(f Format, status int, errType, code, message string) []byte {
 
 func appendOpenAIError(dst []byte, typ, code, message string) []byte {
 	dst = append(dst, `{"error":{"message":`...)
-	dst = appendString(dst, message)
+	dst = AppendString(dst, message)
 	dst = append(dst, `,"type":`...)
-	dst = appendString(dst, typ)
+	dst = AppendString(dst, typ)
 	dst = append(dst, `,"param":null,"code":`...)
 	if code == "" {
 		dst = append(dst, "null"...)
 	} else {
-		dst = appendString(dst, code)
+		dst = AppendString(dst, code)
 	}
 	return append(dst, "}}"...)
 }
 
 func appendAnthropicError(dst []byte, typ, message string) []byte {
 	dst = append(dst, `{"type":"error","error":{"type":`...)
-	dst = appendString(dst, typ)
+	dst = AppendString(dst, typ)
 	dst = append(dst, `,"message":`...)
-	dst = appendString(dst, message)
+	dst = AppendString(dst, message)
 	return append(dst, "}}"...)
 }
 

@@ -9,10 +9,10 @@ import (
 
 const hexDigits = "0123456789abcdef"
 
-// appendString appends s as a JSON string token. Like encoding/json it
+// AppendString appends s as a JSON string token. Like encoding/json it
 // replaces invalid UTF-8 with U+FFFD and escapes U+2028 and U+2029 (which
 // break JavaScript parsers), but leaves <, > and & alone.
-func appendString(dst []byte, s string) []byte {
+func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {

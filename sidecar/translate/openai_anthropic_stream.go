@@ -161,7 +161,7 @@ func (t *openAIToAnthropic) start(dst, id, model []byte) []byte {
 	h = append(h, `,"model":`...)
 	switch {
 	case t.clientModel != "":
-		h = appendString(h, t.clientModel)
+		h = AppendString(h, t.clientModel)
 	case isString(model):
 		h = append(h, model...)
 	default:
@@ -277,7 +277,7 @@ func (t *openAIToAnthropic) blockStart(dst, data []byte) ([]byte, error) {
 		if hasMembers(input) {
 			// Input given whole at the start (not the case for client
 			// tools, whose input streams as input_json_delta).
-			dst = appendString(dst, string(input))
+			dst = AppendString(dst, string(input))
 			b.args = true
 		} else {
 			dst = append(dst, `""`...)

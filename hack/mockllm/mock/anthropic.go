@@ -2,6 +2,7 @@ package mock
 
 import (
 	"encoding/json"
+	"github.com/osmen-ai/llmroute/sidecar/translate"
 	"net/http"
 	"strconv"
 )
@@ -163,15 +164,15 @@ func anthropicStreamError(e *events) {
 // appendMessage renders the message object.
 func (m *message) appendMessage(b []byte) []byte {
 	b = append(b, `{"id":`...)
-	b = appendString(b, m.id)
+	b = translate.AppendString(b, m.id)
 	b = append(b, `,"type":"message","role":"assistant","model":`...)
-	b = appendString(b, m.model)
+	b = translate.AppendString(b, m.model)
 	b = append(b, `,"content":[`...)
 	if m.call != nil {
 		b = append(b, `{"type":"tool_use","id":`...)
-		b = appendString(b, m.call.id)
+		b = translate.AppendString(b, m.call.id)
 		b = append(b, `,"name":`...)
-		b = appendString(b, m.call.name)
+		b = translate.AppendString(b, m.call.name)
 		b = append(b, `,"input":`...)
 		b = append(b, m.call.arguments...)
 		b = append(b, '}')
@@ -181,7 +182,7 @@ func (m *message) appendMessage(b []byte) []byte {
 		b = append(b, '}')
 	}
 	b = append(b, `],"stop_reason":`...)
-	b = appendString(b, m.reason)
+	b = translate.AppendString(b, m.reason)
 	b = append(b, `,"stop_sequence":null,"usage":`...)
 	b = m.appendUsage(b, m.outputTokens())
 	return append(b, '}')
@@ -201,9 +202,9 @@ func (m *message) appendUsage(b []byte, output int) []byte {
 func (m *message) appendEvents(e *events) {
 	e.begin("message_start")
 	e.buf = append(e.buf, `{"type":"message_start","message":{"id":`...)
-	e.buf = appendString(e.buf, m.id)
+	e.buf = translate.AppendString(e.buf, m.id)
 	e.buf = append(e.buf, `,"type":"message","role":"assistant","model":`...)
-	e.buf = appendString(e.buf, m.model)
+	e.buf = translate.AppendString(e.buf, m.model)
 	e.buf = append(e.buf, `,"content":[],"stop_reason":null,"stop_sequence":null,"usage":`...)
 	e.buf = m.appendUsage(e.buf, 1)
 	e.buf = append(e.buf, `}}`...)
@@ -212,9 +213,9 @@ func (m *message) appendEvents(e *events) {
 	e.begin("content_block_start")
 	if m.call != nil {
 		e.buf = append(e.buf, `{"type":"content_block_start","index":0,"content_block":{"type":"tool_use","id":`...)
-		e.buf = appendString(e.buf, m.call.id)
+		e.buf = translate.AppendString(e.buf, m.call.id)
 		e.buf = append(e.buf, `,"name":`...)
-		e.buf = appendString(e.buf, m.call.name)
+		e.buf = translate.AppendString(e.buf, m.call.name)
 		e.buf = append(e.buf, `,"input":{}}}`...)
 	} else {
 		e.buf = append(e.buf, `{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}`...)
@@ -252,7 +253,7 @@ func (m *message) appendEvents(e *events) {
 
 	e.begin("message_delta")
 	e.buf = append(e.buf, `{"type":"message_delta","delta":{"stop_reason":`...)
-	e.buf = appendString(e.buf, m.reason)
+	e.buf = translate.AppendString(e.buf, m.reason)
 	e.buf = append(e.buf, `,"stop_sequence":null},"usage":{"output_tokens":`...)
 	e.buf = strconv.AppendInt(e.buf, int64(m.outputTokens()), 10)
 	e.buf = append(e.buf, `}}`...)

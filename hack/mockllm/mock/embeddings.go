@@ -4,6 +4,7 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"encoding/json"
+	"github.com/osmen-ai/llmroute/sidecar/translate"
 	"math"
 	"math/rand/v2"
 	"net/http"
@@ -108,7 +109,7 @@ func (x *exchange) embeddings() {
 		b = append(b, '}')
 	}
 	b = append(b, `],"model":`...)
-	b = appendString(b, req.Model)
+	b = translate.AppendString(b, req.Model)
 	b = append(b, `,"usage":{"prompt_tokens":`...)
 	b = strconv.AppendInt(b, int64(prompt), 10)
 	b = append(b, `,"total_tokens":`...)

@@ -1,6 +1,7 @@
 package mock
 
 import (
+	"github.com/osmen-ai/llmroute/sidecar/translate"
 	"net/http"
 	"strconv"
 )
@@ -90,15 +91,15 @@ func appendOpenAIError(b []byte, e apiError) []byte {
 		b = append(b, `{"error":{"code":`...)
 		b = strconv.AppendInt(b, int64(e.status), 10)
 		b = append(b, `,"message":`...)
-		b = appendString(b, e.message)
+		b = translate.AppendString(b, e.message)
 		b = append(b, `,"param":null,"type":`...)
-		b = appendString(b, e.typ)
+		b = translate.AppendString(b, e.typ)
 		return append(b, `}}`...)
 	}
 	b = append(b, `{"error":{"message":`...)
-	b = appendString(b, e.message)
+	b = translate.AppendString(b, e.message)
 	b = append(b, `,"type":`...)
-	b = appendString(b, e.typ)
+	b = translate.AppendString(b, e.typ)
 	b = append(b, `,"param":`...)
 	b = appendStringOrNull(b, e.param)
 	b = append(b, `,"code":`...)
@@ -153,9 +154,9 @@ func anthropicInvalid(message string) apiError {
 // {"type":"error","error":{"type":...,"message":...},"request_id":...}.
 func appendAnthropicError(b []byte, e apiError, requestID string) []byte {
 	b = append(b, `{"type":"error","error":{"type":`...)
-	b = appendString(b, e.typ)
+	b = translate.AppendString(b, e.typ)
 	b = append(b, `,"message":`...)
-	b = appendString(b, e.message)
+	b = translate.AppendString(b, e.message)
 	b = append(b, `},"request_id":`...)
 	b = appendStringOrNull(b, requestID)
 	return append(b, '}')
@@ -165,7 +166,7 @@ func appendStringOrNull(b []byte, s string) []byte {
 	if s == "" {
 		return append(b, "null"...)
 	}
-	return appendString(b, s)
+	return translate.AppendString(b, s)
 }
 
 // retryable reports the statuses that carry Retry-After when a fault sets it.

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/osmen-ai/llmroute/sidecar/translate"
 	"io"
 	"math"
 	"net/http"
@@ -1435,8 +1436,8 @@ func TestAppendString(t *testing.T) {
 		want = bytes.ReplaceAll(want, []byte(`\u003c`), []byte("<"))
 		want = bytes.ReplaceAll(want, []byte(`\u003e`), []byte(">"))
 		want = bytes.ReplaceAll(want, []byte(`\u0026`), []byte("&"))
-		if got := appendString(nil, s); !bytes.Equal(got, want) {
-			t.Errorf("appendString(%q) = %s, want %s", s, got, want)
+		if got := translate.AppendString(nil, s); !bytes.Equal(got, want) {
+			t.Errorf("AppendString(%q) = %s, want %s", s, got, want)
 		}
 	}
 }

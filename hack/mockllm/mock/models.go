@@ -1,6 +1,7 @@
 package mock
 
 import (
+	"github.com/osmen-ai/llmroute/sidecar/translate"
 	"net/http"
 	"strconv"
 	"strings"
@@ -36,7 +37,7 @@ func renderOpenAIModels(ids []string) []byte {
 
 func appendOpenAIModel(b []byte, id string) []byte {
 	b = append(b, `{"id":`...)
-	b = appendString(b, id)
+	b = translate.AppendString(b, id)
 	b = append(b, `,"object":"model","created":`...)
 	b = strconv.AppendInt(b, modelCreated, 10)
 	return append(b, `,"owned_by":"system"}`...)
@@ -57,17 +58,17 @@ func renderAnthropicModels(ids []string) []byte {
 		b = appendAnthropicModel(b, id)
 	}
 	b = append(b, `],"has_more":false,"first_id":`...)
-	b = appendString(b, ids[0])
+	b = translate.AppendString(b, ids[0])
 	b = append(b, `,"last_id":`...)
-	b = appendString(b, ids[len(ids)-1])
+	b = translate.AppendString(b, ids[len(ids)-1])
 	return append(b, '}')
 }
 
 func appendAnthropicModel(b []byte, id string) []byte {
 	b = append(b, `{"type":"model","id":`...)
-	b = appendString(b, id)
+	b = translate.AppendString(b, id)
 	b = append(b, `,"display_name":`...)
-	b = appendString(b, id)
+	b = translate.AppendString(b, id)
 	b = append(b, `,"created_at":"`+modelCreatedAt+`"}`...)
 	return b
 }

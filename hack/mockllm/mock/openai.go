@@ -2,6 +2,7 @@ package mock
 
 import (
 	"encoding/json"
+	"github.com/osmen-ai/llmroute/sidecar/translate"
 	"net/http"
 	"strconv"
 	"time"
@@ -175,13 +176,13 @@ func (c *chat) appendUsage(b []byte) []byte {
 // appendHead appends the fields a chat.completion and its chunks open with.
 func (c *chat) appendHead(b []byte, object string) []byte {
 	b = append(b, `{"id":`...)
-	b = appendString(b, c.id)
+	b = translate.AppendString(b, c.id)
 	b = append(b, `,"object":"`...)
 	b = append(b, object...)
 	b = append(b, `","created":`...)
 	b = strconv.AppendInt(b, c.created, 10)
 	b = append(b, `,"model":`...)
-	return appendString(b, c.model)
+	return translate.AppendString(b, c.model)
 }
 
 // appendCompletion renders the chat.completion object.
@@ -190,21 +191,21 @@ func (c *chat) appendCompletion(b []byte) []byte {
 	b = append(b, `,"choices":[{"index":0,"message":{"role":"assistant","content":`...)
 	if c.call != nil {
 		b = append(b, `null,"tool_calls":[{"id":`...)
-		b = appendString(b, c.call.id)
+		b = translate.AppendString(b, c.call.id)
 		b = append(b, `,"type":"function","function":{"name":`...)
-		b = appendString(b, c.call.name)
+		b = translate.AppendString(b, c.call.name)
 		b = append(b, `,"arguments":`...)
-		b = appendString(b, c.call.arguments)
+		b = translate.AppendString(b, c.call.arguments)
 		b = append(b, `}}]`...)
 	} else {
 		b = append(b, c.reply.quoted...)
 	}
 	b = append(b, `,"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":`...)
-	b = appendString(b, c.finish)
+	b = translate.AppendString(b, c.finish)
 	b = append(b, `}],"usage":`...)
 	b = c.appendUsage(b)
 	b = append(b, `,"service_tier":"default","system_fingerprint":`...)
-	b = appendString(b, c.s.fingerprint)
+	b = translate.AppendString(b, c.s.fingerprint)
 	return append(b, '}')
 }
 
@@ -217,7 +218,7 @@ func (c *chat) appendChunks(e *events, includeUsage bool) {
 		e.begin("")
 		e.buf = c.appendHead(e.buf, "chat.completion.chunk")
 		e.buf = append(e.buf, `,"service_tier":"default","system_fingerprint":`...)
-		e.buf = appendString(e.buf, c.s.fingerprint)
+		e.buf = translate.AppendString(e.buf, c.s.fingerprint)
 		e.buf = append(e.buf, `,"choices":[`...)
 		e.buf = append(e.buf, choice...)
 		e.buf = append(e.buf, piece...)
@@ -233,9 +234,9 @@ func (c *chat) appendChunks(e *events, includeUsage bool) {
 	if c.call != nil {
 		var first []byte
 		first = append(first, `{"index":0,"delta":{"role":"assistant","content":null,"tool_calls":[{"index":0,"id":`...)
-		first = appendString(first, c.call.id)
+		first = translate.AppendString(first, c.call.id)
 		first = append(first, `,"type":"function","function":{"name":`...)
-		first = appendString(first, c.call.name)
+		first = translate.AppendString(first, c.call.name)
 		first = append(first, `,"arguments":""}}],"refusal":null}`...)
 		chunk(false, string(first), nil, tail)
 		for _, p := range c.call.pieces {
@@ -252,7 +253,7 @@ func (c *chat) appendChunks(e *events, includeUsage bool) {
 		e.begin("")
 		e.buf = c.appendHead(e.buf, "chat.completion.chunk")
 		e.buf = append(e.buf, `,"service_tier":"default","system_fingerprint":`...)
-		e.buf = appendString(e.buf, c.s.fingerprint)
+		e.buf = translate.AppendString(e.buf, c.s.fingerprint)
 		e.buf = append(e.buf, `,"choices":[],"usage":`...)
 		e.buf = c.appendUsage(e.buf)
 		e.buf = append(e.buf, '}')
@@ -307,7 +308,7 @@ func (c *chat) appendTextCompletion(b []byte) []byte {
 	b = append(b, `,"choices":[{"text":`...)
 	b = append(b, c.reply.quoted...)
 	b = append(b, `,"index":0,"logprobs":null,"finish_reason":`...)
-	b = appendString(b, c.finish)
+	b = translate.AppendString(b, c.finish)
 	b = append(b, `}],"usage":{"prompt_tokens":`...)
 	b = strconv.AppendInt(b, int64(c.prompt), 10)
 	b = append(b, `,"completion_tokens":`...)

@@ -573,7 +573,7 @@ func randomID(prefix string, n int) string {
 func randomHex(n int) string {
 	b := make([]byte, n)
 	for i := range b {
-		b[i] = hex[rand.IntN(16)]
+		b[i] = "0123456789abcdef"[rand.IntN(16)]
 	}
 	return string(b)
 }

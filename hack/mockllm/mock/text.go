@@ -1,6 +1,7 @@
 package mock
 
 import (
+	"github.com/osmen-ai/llmroute/sidecar/translate"
 	"strings"
 	"unicode"
 	"unicode/utf8"
@@ -46,9 +47,9 @@ func buildText(name string, words, bytes int) string {
 
 func newReply(text string, chunks int) *reply {
 	r := &reply{text: text, words: strings.Fields(text), chunks: chunks}
-	r.quoted = appendString(nil, text)
+	r.quoted = translate.AppendString(nil, text)
 	for _, p := range splitText(r.text, r.words, chunks) {
-		r.pieces = append(r.pieces, appendString(nil, p))
+		r.pieces = append(r.pieces, translate.AppendString(nil, p))
 	}
 	return r
 }
@@ -64,12 +65,12 @@ func (r *reply) truncate(n int) (*reply, bool) {
 		end += len(w)
 	}
 	t := &reply{text: r.text[:end], words: r.words[:n], chunks: r.chunks}
-	t.quoted = appendString(nil, t.text)
+	t.quoted = translate.AppendString(nil, t.text)
 	if r.chunks <= 0 {
 		t.pieces = r.pieces[:n] // one piece per word
 	} else {
 		for _, p := range splitBytes(t.text, r.chunks) {
-			t.pieces = append(t.pieces, appendString(nil, p))
+			t.pieces = append(t.pieces, translate.AppendString(nil, p))
 		}
 	}
 	return t, true
@@ -132,62 +133,4 @@ func countWords(s string) int {
 		}
 	}
 	return n
-}
-
-const hex = "0123456789abcdef"
-
-// appendString appends s to b as a JSON string literal, escaped the way
-// encoding/json does without HTML escaping; invalid UTF-8 becomes U+FFFD.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		// U+2028 and U+2029 are valid JSON but end lines in JavaScript;
-		// encoding/json escapes them, and so does the mock.
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hex[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

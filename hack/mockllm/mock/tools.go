@@ -2,6 +2,7 @@ package mock
 
 import (
 	"encoding/json"
+	"github.com/osmen-ai/llmroute/sidecar/translate"
 	"slices"
 )
 
@@ -22,7 +23,7 @@ func newToolCall(id, name string, schema json.RawMessage, chunks int) *toolCall 
 		n = max(1, countWords(c.arguments))
 	}
 	for _, p := range splitBytes(c.arguments, n) {
-		c.pieces = append(c.pieces, appendString(nil, p))
+		c.pieces = append(c.pieces, translate.AppendString(nil, p))
 	}
 	return c
 }
@@ -55,7 +56,7 @@ func toolArguments(schema json.RawMessage) string {
 		if i > 0 {
 			b = append(b, ", "...)
 		}
-		b = appendString(b, name)
+		b = translate.AppendString(b, name)
 		b = append(b, ": "...)
 		p := s.Properties[name]
 		if len(p.Enum) > 0 {
