@@ -262,10 +262,14 @@ func (ex *exchange) tryProvider(ctx context.Context, p *provider, tr translate.T
 			}
 			wait = res.retryAfter
 		}
-		if err := ex.px.sleep(ctx, wait); err != nil {
+		// The time actually slept, which on a busy machine exceeds the wait
+		// asked for: it is not the sidecar's own overhead.
+		t0 := ex.px.now()
+		err = ex.px.sleep(ctx, wait)
+		ex.waited += ex.px.now().Sub(t0)
+		if err != nil {
 			return false
 		}
-		ex.waited += wait
 	}
 	return false
 }

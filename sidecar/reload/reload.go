@@ -91,7 +91,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			if !ok {
 				return nil
 			}
-			if ev.Op == fsnotify.Chmod {
+			if ev.Op == fsnotify.Chmod || !w.relevant(ev.Name) {
 				continue
 			}
 			timer.Reset(debounce)
@@ -106,6 +106,22 @@ func (w *Watcher) Run(ctx context.Context) error {
 			}
 		}
 	}
+}
+
+// relevant reports whether a changed path can affect the config: the config
+// file, a key file, or the "..data" symlink through which Kubernetes swaps a
+// mounted volume's files. Other files in the same directories (a config in
+// /etc next to unrelated files, say) are ignored.
+func (w *Watcher) relevant(name string) bool {
+	if filepath.Base(name) == "..data" || name == w.File {
+		return true
+	}
+	for _, p := range w.Target.Config().Providers {
+		if p.APIKeyFile != "" && name == p.APIKeyFile {
+			return true
+		}
+	}
+	return false
 }
 
 // dirs are the directories holding the config file and the key files.

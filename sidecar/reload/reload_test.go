@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -99,5 +100,45 @@ func TestWatcherAppliesValidChangesAndRefusesBadOnes(t *testing.T) {
 	}
 	if got := target.Config().Retry.Attempts; got != 7 {
 		t.Fatalf("an invalid change replaced the config (attempts %d)", got)
+	}
+}
+
+// Files that share the config's directory but are not the config must not
+// cause reloads: a config in a busy directory would reload constantly.
+func TestWatcherIgnoresUnrelatedFiles(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "config.json")
+	if err := os.WriteFile(file, []byte(`{"providers":[{"name":"a","type":"Ollama"}],"rules":[{"backends":["a"]}]}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	target := &fakeTarget{}
+	if _, err := target.ReloadFile(file); err != nil {
+		t.Fatal(err)
+	}
+	results := make(chan error, 10)
+	w := &Watcher{File: file, Target: target, Log: logr.Discard(), Debounce: 10 * time.Millisecond, OnResult: func(err error) { results <- err }}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- w.Run(ctx) }()
+	defer func() { cancel(); <-done }()
+	time.Sleep(50 * time.Millisecond)
+
+	for i := range 5 {
+		os.WriteFile(filepath.Join(dir, "app.log"), []byte(strings.Repeat("x", i)), 0o600)
+	}
+	select {
+	case err := <-results:
+		t.Fatalf("an unrelated file caused a reload (%v)", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	// The config itself, written in place (not through ..data), still reloads.
+	os.WriteFile(file, []byte(`{"providers":[{"name":"a","type":"Ollama"}],"rules":[{"backends":["a"]}],"retry":{"attempts":2}}`), 0o600)
+	select {
+	case err := <-results:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("writing the config file did not reload it")
 	}
 }
