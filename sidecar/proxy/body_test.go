@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/osmen-ai/llmroute/sidecar/translate"
 )
 
 func TestScanRequest(t *testing.T) {
@@ -84,4 +86,28 @@ func FuzzScanRequest(f *testing.F) {
 			t.Fatalf("valid input %q became invalid %q", b, out)
 		}
 	})
+}
+
+func TestParseUsage(t *testing.T) {
+	tests := []struct {
+		name      string
+		anthropic bool
+		raw       string
+		in, out   int
+	}{
+		{"openai", false, `{"prompt_tokens":12,"completion_tokens":7,"total_tokens":19,"prompt_tokens_details":{"cached_tokens":3}}`, 12, 7},
+		{"anthropic with cache", true, `{"input_tokens":5,"cache_creation_input_tokens":100,"cache_read_input_tokens":20,"output_tokens":9}`, 125, 9},
+		{"anthropic cache null", true, `{"input_tokens":5,"cache_read_input_tokens":null,"output_tokens":1}`, 5, 1},
+		{"spacing", false, ` { "completion_tokens" : 3 , "prompt_tokens" : 4 } `, 4, 3},
+	}
+	for _, tc := range tests {
+		f := translate.OpenAI
+		if tc.anthropic {
+			f = translate.Anthropic
+		}
+		u, ok := parseUsage(f, []byte(strings.TrimSpace(tc.raw)))
+		if !ok || u.InputTokens != tc.in || u.OutputTokens != tc.out {
+			t.Errorf("%s: got %+v ok=%v, want in=%d out=%d", tc.name, u, ok, tc.in, tc.out)
+		}
+	}
 }

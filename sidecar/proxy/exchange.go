@@ -23,16 +23,20 @@ import (
 
 // exchange is one client request on its way through the providers.
 type exchange struct {
-	px     *Proxy
-	rt     *route
-	w      http.ResponseWriter
-	r      *http.Request
-	ep     endpoint
-	start  time.Time
-	id     string
-	body   []byte // the client's request body, never modified
-	fields requestFields
-	rule   *rule
+	px    *Proxy
+	rt    *route
+	w     http.ResponseWriter
+	r     *http.Request
+	ep    endpoint
+	start time.Time
+	id    string
+	body  []byte // the client's request body, never modified
+	// reqBufs hold the request body and its per-provider rewrite: pooled,
+	// and released as soon as no retry can need them (a stream that reached
+	// the client may last minutes).
+	reqBufs [2]*bytes.Buffer
+	fields  requestFields
+	rule    *rule
 
 	tries    []try // every attempt and skip, in order: the access log's story
 	triesBuf [4]try
@@ -97,7 +101,8 @@ func (px *Proxy) serveLLM(w http.ResponseWriter, r *http.Request, ep endpoint) {
 	}
 
 	buf := getBuffer()
-	defer putBuffer(buf)
+	ex.reqBufs[0] = buf
+	defer ex.releaseRequest()
 	if r.ContentLength > px.maxBody {
 		ex.reject(http.StatusRequestEntityTooLarge, "invalid_request_error", ex.tooLarge())
 		return
@@ -141,7 +146,7 @@ func (ex *exchange) run(ctx context.Context) {
 	var prev *provider
 	prevReason := ""
 	out := getBuffer()
-	defer putBuffer(out)
+	ex.reqBufs[1] = out
 	for _, p := range ex.rule.backends {
 		if reason := ex.skip(p); reason != "" {
 			ex.tries = append(ex.tries, try{Provider: p.cfg.Name, Outcome: reason})
@@ -205,6 +210,16 @@ func (ex *exchange) bodyFor(out *bytes.Buffer, tr translate.Translator, model st
 	}
 	out.Write(withModel(out.AvailableBuffer(), body, ex.fields, model))
 	return out.Bytes(), nil
+}
+
+// releaseRequest returns the request's buffers to the pool. It is called
+// once a stream is committed (no retry can follow) and when the exchange ends.
+func (ex *exchange) releaseRequest() {
+	for i, b := range ex.reqBufs {
+		putBuffer(b)
+		ex.reqBufs[i] = nil
+	}
+	ex.body = nil
 }
 
 // tryProvider makes up to retry.attempts calls to p. It returns true when the

@@ -31,7 +31,7 @@ func (ex *exchange) relay(actx context.Context, cancel context.CancelCauseFunc, 
 	rd.Reset(resp.Body)
 	defer func() { rd.Reset(nil); readerPool.Put(rd) }()
 	pending := getBuffer()
-	defer putBuffer(pending)
+	defer func() { putBuffer(pending) }()
 
 	backend, client := p.format, ex.ep.clientFormat()
 	flusher, _ := ex.w.(http.Flusher)
@@ -93,7 +93,12 @@ func (ex *exchange) relay(actx context.Context, cancel context.CancelCauseFunc, 
 			}
 			ex.commitStream(p, tr, resp, model, t0)
 			committed = true
-			if _, err := ex.w.Write(pending.Bytes()); err != nil {
+			_, err := ex.w.Write(pending.Bytes())
+			// From here nothing is retried: give back what only a retry needed.
+			putBuffer(pending)
+			pending = nil
+			ex.releaseRequest()
+			if err != nil {
 				return ex.clientLeft(p)
 			}
 			flush(flusher)

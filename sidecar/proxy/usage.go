@@ -2,7 +2,7 @@ package proxy
 
 import (
 	"bytes"
-	"encoding/json"
+	"strconv"
 
 	"github.com/osmen-ai/llmroute/sidecar/sse"
 	"github.com/osmen-ai/llmroute/sidecar/translate"
@@ -38,28 +38,31 @@ func member(b []byte, key string) []byte {
 	}
 }
 
-type usageFields struct {
-	PromptTokens     int `json:"prompt_tokens"`
-	CompletionTokens int `json:"completion_tokens"`
-	InputTokens      int `json:"input_tokens"`
-	OutputTokens     int `json:"output_tokens"`
-	CacheRead        int `json:"cache_read_input_tokens"`
-	CacheCreation    int `json:"cache_creation_input_tokens"`
-}
-
-// parseUsage reads a "usage" object of either family into Usage.
+// parseUsage reads a "usage" object of either family into Usage. It runs
+// on every response, so it picks the few numbers it needs out of the bytes
+// instead of decoding the object.
 func parseUsage(f translate.Format, raw []byte) (translate.Usage, bool) {
 	if len(raw) == 0 || raw[0] != '{' {
 		return translate.Usage{}, false
 	}
-	var u usageFields
-	if json.Unmarshal(raw, &u) != nil {
-		return translate.Usage{}, false
-	}
 	if f == translate.Anthropic {
-		return translate.Usage{InputTokens: u.InputTokens + u.CacheRead + u.CacheCreation, OutputTokens: u.OutputTokens}, true
+		return translate.Usage{
+			InputTokens: intMember(raw, "input_tokens") + intMember(raw, "cache_read_input_tokens") +
+				intMember(raw, "cache_creation_input_tokens"),
+			OutputTokens: intMember(raw, "output_tokens"),
+		}, true
 	}
-	return translate.Usage{InputTokens: u.PromptTokens, OutputTokens: u.CompletionTokens}, true
+	return translate.Usage{InputTokens: intMember(raw, "prompt_tokens"), OutputTokens: intMember(raw, "completion_tokens")}, true
+}
+
+// intMember returns a top-level whole-number member of a JSON object, 0 if
+// it is absent or not a whole number.
+func intMember(b []byte, key string) int {
+	n, err := strconv.Atoi(string(member(b, key)))
+	if err != nil {
+		return 0
+	}
+	return n
 }
 
 // responseUsage reads the token usage of a complete response.
