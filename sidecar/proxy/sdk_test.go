@@ -383,6 +383,29 @@ func toolResultText(raw json.RawMessage) string {
 	return s
 }
 
+// apiCalls counts the LLM API calls a mock got. Stats().Requests would also
+// count stray requests from other processes on loopback (a port reused
+// after another program's server went away, polled for /readyz, say).
+func apiCalls(h *harness, name string) int64 {
+	st := h.mocks[name].Stats()
+	return st.Paths["/v1/chat/completions"] + st.Paths["/v1/messages"]
+}
+
+// sdkHarness is newHarness, with the proxy's log shown when the test fails.
+func sdkHarness(t *testing.T, ups []upstream, edit func(*config.Config)) *harness {
+	t.Helper()
+	h := newHarness(t, ups, edit)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("proxy log:\n%s", h.logs.String())
+			for name, m := range h.mocks {
+				t.Logf("%s: %+v", name, m.Stats())
+			}
+		}
+	})
+	return h
+}
+
 // newOpenAIClient returns an openai-go client of the proxy, with the SDK's
 // default retries.
 func newOpenAIClient(h *harness, opts ...oaoption.RequestOption) openai.Client {
@@ -852,7 +875,7 @@ func TestSDKMatrix(t *testing.T) {
 					}
 					t.Run(sdkCaseName(client, backend, stream, scenario), func(t *testing.T) {
 						name := sdkBackendName(backend)
-						h := newHarness(t, []upstream{sdkUpstream(backend, mock.Faults{})}, nil)
+						h := sdkHarness(t, []upstream{sdkUpstream(backend, mock.Faults{})}, nil)
 						up := tapUpstream(h)
 						turns := sdkConversation(t, h, client, stream, tools)
 						if !tools {
@@ -863,7 +886,7 @@ func TestSDKMatrix(t *testing.T) {
 							checkTextTurn(t, client, name, turns[1], sdkQuestionToks+sdkResultToks)
 							checkBackendFollowUp(t, backend, up.recorded())
 						}
-						if got, want := h.calls(name), int64(len(turns)); got != want {
+						if got, want := apiCalls(h, name), int64(len(turns)); got != want {
 							t.Errorf("the backend got %d calls, want %d: one per SDK call", got, want)
 						}
 						st := h.mocks[name].Stats()
@@ -909,7 +932,7 @@ func TestSDKFallbackAcrossFormats(t *testing.T) {
 					scenario = "tool-round-trip"
 				}
 				t.Run(sdkCaseName(tc.client, tc.first.typ, stream, "falls-back-to-"+tc.second.name+"/"+scenario), func(t *testing.T) {
-					h := newHarness(t, []upstream{tc.first, tc.second}, nil)
+					h := sdkHarness(t, []upstream{tc.first, tc.second}, nil)
 					turns := sdkConversation(t, h, tc.client, stream, tools)
 					if !tools {
 						checkTextTurn(t, tc.client, tc.second.name, turns[0], sdkQuestionToks)
@@ -930,8 +953,8 @@ func TestSDKFallbackAcrossFormats(t *testing.T) {
 						}
 						checkTextTurn(t, tc.client, by, turns[1], sdkQuestionToks+sdkResultToks)
 					}
-					if h.calls(tc.first.name) != wantFirst || h.calls(tc.second.name) != wantSecond {
-						t.Errorf("calls %s=%d %s=%d, want %d and %d", tc.first.name, h.calls(tc.first.name), tc.second.name, h.calls(tc.second.name), wantFirst, wantSecond)
+					if apiCalls(h, tc.first.name) != wantFirst || apiCalls(h, tc.second.name) != wantSecond {
+						t.Errorf("calls %s=%d %s=%d, want %d and %d", tc.first.name, apiCalls(h, tc.first.name), tc.second.name, apiCalls(h, tc.second.name), wantFirst, wantSecond)
 					}
 				})
 			}
@@ -948,7 +971,7 @@ func TestSDKRetriesAreNotMultiplied(t *testing.T) {
 			for _, stream := range []bool{false, true} {
 				t.Run(sdkCaseName(client, backend, stream, "backend-down"), func(t *testing.T) {
 					name := sdkBackendName(backend)
-					h := newHarness(t, []upstream{sdkUpstream(backend, mock.Faults{Down: true})}, nil)
+					h := sdkHarness(t, []upstream{sdkUpstream(backend, mock.Faults{Down: true})}, nil)
 					var sdkCalls countRequests
 					var resp *http.Response
 					var err error
@@ -1001,7 +1024,7 @@ func TestSDKRetriesAreNotMultiplied(t *testing.T) {
 						}
 					}
 					attempts := int64(h.px.Config().Retry.Attempts)
-					if got := h.calls(name); got != attempts {
+					if got := apiCalls(h, name); got != attempts {
 						t.Errorf("the backend got %d calls, want retry.attempts = %d (the SDK retried %d times)", got, attempts, sdkCalls.n.Load()-1)
 					}
 					if got := sdkCalls.n.Load(); got != 1 {
@@ -1043,7 +1066,7 @@ func TestSDKErrorTranslation(t *testing.T) {
 	t.Run("anthropic-sdk-go/openai-backend/context-length", func(t *testing.T) {
 		for _, stream := range []bool{false, true} {
 			t.Run(map[bool]string{false: "whole", true: "stream"}[stream], func(t *testing.T) {
-				h := newHarness(t, []upstream{sdkUpstream(config.OpenAI, mock.Faults{ContextLengthExceeded: true})}, nil)
+				h := sdkHarness(t, []upstream{sdkUpstream(config.OpenAI, mock.Faults{ContextLengthExceeded: true})}, nil)
 				var sdkCalls countRequests
 				c := newAnthropicClient(h, anoption.WithMiddleware(sdkCalls.anthropic))
 				params := anthropic.MessageNewParams{
@@ -1089,8 +1112,8 @@ func TestSDKErrorTranslation(t *testing.T) {
 					shape.Error.Type != "invalid_request_error" || shape.Error.Message == "" {
 					t.Errorf("body is not an Anthropic invalid_request_error: %s", body)
 				}
-				if h.calls(sdkOpenAIBackend) != 1 || sdkCalls.n.Load() != 1 {
-					t.Errorf("calls backend=%d sdk=%d, want 1 and 1: a 400 is not retried", h.calls(sdkOpenAIBackend), sdkCalls.n.Load())
+				if apiCalls(h, sdkOpenAIBackend) != 1 || sdkCalls.n.Load() != 1 {
+					t.Errorf("calls backend=%d sdk=%d, want 1 and 1: a 400 is not retried", apiCalls(h, sdkOpenAIBackend), sdkCalls.n.Load())
 				}
 			})
 		}
@@ -1106,7 +1129,7 @@ func TestSDKErrorTranslation(t *testing.T) {
 	} {
 		for _, stream := range []bool{false, true} {
 			t.Run("openai-go/anthropic-backend/"+tc.name+"/"+map[bool]string{false: "whole", true: "stream"}[stream], func(t *testing.T) {
-				h := newHarness(t, []upstream{sdkUpstream(config.Anthropic, tc.fault)}, nil)
+				h := sdkHarness(t, []upstream{sdkUpstream(config.Anthropic, tc.fault)}, nil)
 				var sdkCalls countRequests
 				c := newOpenAIClient(h, oaoption.WithMiddleware(sdkCalls.openai))
 				params := openai.ChatCompletionNewParams{
@@ -1151,8 +1174,8 @@ func TestSDKErrorTranslation(t *testing.T) {
 						t.Errorf("error has no %q: %s", k, body)
 					}
 				}
-				if h.calls(sdkAnthropicBackend) != 1 || sdkCalls.n.Load() != 1 {
-					t.Errorf("calls backend=%d sdk=%d, want 1 and 1: a 400 is not retried", h.calls(sdkAnthropicBackend), sdkCalls.n.Load())
+				if apiCalls(h, sdkAnthropicBackend) != 1 || sdkCalls.n.Load() != 1 {
+					t.Errorf("calls backend=%d sdk=%d, want 1 and 1: a 400 is not retried", apiCalls(h, sdkAnthropicBackend), sdkCalls.n.Load())
 				}
 			})
 		}
