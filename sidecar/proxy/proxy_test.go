@@ -582,3 +582,33 @@ func providerStatus(px *Proxy, name string) ProviderStatus {
 	}
 	return ProviderStatus{}
 }
+
+// A request the Anthropic format cannot express (n > 1) skips an Anthropic
+// backend with the reason logged, and gets a 400 naming the field when no
+// backend can take it; it is never sent with the field silently dropped.
+func TestUntranslatableRequest(t *testing.T) {
+	const body = `{"model":"gpt-4o-mini","n":2,"messages":[{"role":"user","content":"hi"}]}`
+	t.Run("skipped during fallback", func(t *testing.T) {
+		h := newHarness(t, []upstream{{name: "claude", typ: config.Anthropic}, openaiUp("openai", mock.Faults{})}, nil)
+		r := h.do(http.MethodPost, "/v1/chat/completions", body)
+		if r.status != 200 || r.header.Get("x-llmroute-provider") != "openai" {
+			t.Fatalf("got %d from %q: %s", r.status, r.header.Get("x-llmroute-provider"), r.body)
+		}
+		if h.calls("claude") != 0 {
+			t.Error("the untranslatable request reached the Anthropic backend")
+		}
+		if !strings.Contains(h.logs.String(), "Skipped provider: request cannot be translated") {
+			t.Errorf("the skip was not logged:\n%s", h.logs.String())
+		}
+	})
+	t.Run("no backend can take it", func(t *testing.T) {
+		h := newHarness(t, []upstream{{name: "claude", typ: config.Anthropic}}, nil)
+		r := h.do(http.MethodPost, "/v1/chat/completions", body)
+		if r.status != 400 || !strings.Contains(r.errorMessage(t), "n") || h.calls("claude") != 0 {
+			t.Fatalf("got %d: %s", r.status, r.body)
+		}
+		if e := r.json(t)["error"].(map[string]any); e["code"] != "unsupported_by_providers" {
+			t.Errorf("error code %v", e["code"])
+		}
+	})
+}
