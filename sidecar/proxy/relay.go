@@ -67,9 +67,9 @@ func (ex *exchange) relay(actx context.Context, cancel context.CancelCauseFunc, 
 		timer.Reset(idle)
 
 		if !committed && translate.IsErrorEvent(backend, ev) {
-			res := ex.failed(p, resp.StatusCode, resilience.FailStreamError, "error event before content: "+upstreamMessage(ev.Data), ex.px.now().Sub(t0))
-			ex.upstream += ex.px.now().Sub(t0)
-			return res
+			elapsed := ex.px.now().Sub(t0)
+			ex.upstream += elapsed
+			return ex.failed(p, resp.StatusCode, resilience.FailStreamError, "error event before content: "+upstreamMessage(ev.Data), elapsed)
 		}
 		if isStreamEnd(backend, ev) {
 			ended = true

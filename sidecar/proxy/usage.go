@@ -8,36 +8,6 @@ import (
 	"github.com/osmen-ai/llmroute/sidecar/translate"
 )
 
-// member returns the raw value of a top-level member of a JSON object, or nil.
-func member(b []byte, key string) []byte {
-	s := scanner{b: b}
-	if !s.byte('{') || s.byte('}') {
-		return nil
-	}
-	for {
-		s.ws()
-		kStart := s.i
-		if !s.skipString() {
-			return nil
-		}
-		k := b[kStart+1 : s.i-1]
-		if !s.byte(':') {
-			return nil
-		}
-		s.ws()
-		vStart := s.i
-		if !s.skipValue() {
-			return nil
-		}
-		if string(k) == key {
-			return b[vStart:s.i]
-		}
-		if !s.byte(',') {
-			return nil
-		}
-	}
-}
-
 // parseUsage reads a "usage" object of either family into Usage. It runs
 // on every response, so it picks the few numbers it needs out of the bytes
 // instead of decoding the object.
@@ -58,7 +28,7 @@ func parseUsage(f translate.Format, raw []byte) (translate.Usage, bool) {
 // intMember returns a top-level whole-number member of a JSON object, 0 if
 // it is absent or not a whole number.
 func intMember(b []byte, key string) int {
-	n, err := strconv.Atoi(string(member(b, key)))
+	n, err := strconv.Atoi(string(translate.Member(b, key)))
 	if err != nil {
 		return 0
 	}
@@ -67,7 +37,7 @@ func intMember(b []byte, key string) int {
 
 // responseUsage reads the token usage of a complete response.
 func responseUsage(f translate.Format, body []byte) translate.Usage {
-	u, _ := parseUsage(f, member(body, "usage"))
+	u, _ := parseUsage(f, translate.Member(body, "usage"))
 	return u
 }
 
@@ -81,19 +51,19 @@ func streamUsage(f translate.Format, ev sse.Event, u *translate.Usage) {
 		return
 	}
 	if f == translate.OpenAI {
-		if got, ok := parseUsage(f, member(ev.Data, "usage")); ok {
+		if got, ok := parseUsage(f, translate.Member(ev.Data, "usage")); ok {
 			*u = got
 		}
 		return
 	}
 	switch string(ev.Name) {
 	case "message_start":
-		if got, ok := parseUsage(f, member(member(ev.Data, "message"), "usage")); ok {
+		if got, ok := parseUsage(f, translate.Member(translate.Member(ev.Data, "message"), "usage")); ok {
 			u.InputTokens = got.InputTokens
 			u.OutputTokens = max(u.OutputTokens, got.OutputTokens)
 		}
 	case "message_delta":
-		if got, ok := parseUsage(f, member(ev.Data, "usage")); ok {
+		if got, ok := parseUsage(f, translate.Member(ev.Data, "usage")); ok {
 			u.OutputTokens = got.OutputTokens
 			if got.InputTokens > 0 {
 				u.InputTokens = got.InputTokens

@@ -364,3 +364,17 @@ func hexRune(h []byte) rune {
 	}
 	return r
 }
+
+// Member returns the raw value of the top-level member key of a JSON object
+// (strings keep their quotes), or nil when it is absent or b is not an
+// object. It decodes nothing: the proxy uses it to read usage numbers out of
+// every response without encoding/json.
+func Member(b []byte, key string) []byte {
+	it := objectMembers(b)
+	for it.next() {
+		if string(it.key) == key {
+			return it.val
+		}
+	}
+	return nil
+}
