@@ -9,6 +9,7 @@ package config
 import (
 	"encoding/json"
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -65,6 +66,36 @@ var DefaultBaseURL = map[ProviderType]string{
 // IsOpenAIFamily reports whether the type speaks the OpenAI wire format.
 func (t ProviderType) IsOpenAIFamily() bool { return t != Anthropic }
 
+// API names an LLM API, as a client calls it and as a provider serves it.
+type API string
+
+// The APIs. Messages is Anthropic's; the others are the OpenAI family's.
+const (
+	ChatCompletions API = "ChatCompletions" // POST /v1/chat/completions
+	Responses       API = "Responses"       // POST /v1/responses
+	Messages        API = "Messages"        // POST /v1/messages
+	Completions     API = "Completions"     // POST /v1/completions (legacy)
+	Embeddings      API = "Embeddings"      // POST /v1/embeddings
+)
+
+// APIs lists the valid APIs, in documentation order.
+var APIs = []API{ChatCompletions, Responses, Messages, Completions, Embeddings}
+
+// DefaultAPIs is what each provider type serves when apis is not set. Only
+// OpenAI itself is assumed to serve the Responses API: a server that only
+// looks like OpenAI may lack it, and a Responses request sent there is
+// translated to chat completions instead, which every such server has.
+var DefaultAPIs = map[ProviderType][]API{
+	OpenAI:           {ChatCompletions, Responses, Completions, Embeddings},
+	Anthropic:        {Messages},
+	Ollama:           {ChatCompletions, Completions, Embeddings},
+	LMStudio:         {ChatCompletions, Completions, Embeddings},
+	OpenAICompatible: {ChatCompletions, Completions, Embeddings},
+}
+
+// Serves reports whether the provider serves api natively.
+func (p *Provider) Serves(api API) bool { return slices.Contains(p.APIs, api) }
+
 // needsKey reports whether calls to this type cannot work without an API key.
 func (t ProviderType) needsKey() bool { return t == OpenAI || t == Anthropic }
 
@@ -82,8 +113,22 @@ type Provider struct {
 	// APIKeyEnv names an environment variable holding the API key, for
 	// standalone use. At most one of APIKeyFile and APIKeyEnv is set.
 	APIKeyEnv string `json:"apiKeyEnv,omitempty"`
-	// Timeout bounds one attempt, from sending the request to the end of the
-	// response headers. Default 60s.
+	// APIs are the LLM APIs the provider serves natively. A request of an API
+	// it does not serve is translated to one it does where a translation
+	// exists (Responses to ChatCompletions or Messages, ChatCompletions to
+	// Messages and back), else the provider is skipped. Default per Type: see
+	// DefaultAPIs.
+	APIs []API `json:"apis,omitempty"`
+	// Insecure allows sending the API key over plain http:// to a host that is
+	// neither loopback nor a cluster-local name (*.svc, *.cluster.local).
+	Insecure bool `json:"insecure,omitempty"`
+	// Headers are sent on every request to this provider, replacing what the
+	// app sent under those names (OpenAI-Organization, OpenAI-Project, a
+	// gateway's routing header). They are configuration, not secrets:
+	// credentials belong in apiKeyFile.
+	Headers map[string]string `json:"headers,omitempty"`
+	// Timeout bounds one attempt: until the response headers of a stream, or
+	// the whole body of any other response. Default 60s.
 	Timeout Duration `json:"timeout,omitzero"`
 	// Models maps a requested model name to this provider's model name.
 	Models map[string]string `json:"models,omitempty"`

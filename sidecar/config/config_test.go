@@ -16,9 +16,10 @@ func TestParseDefaults(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := Config{
-		Version:   1,
-		Providers: []Provider{{Name: "local", Type: LMStudio, BaseURL: "http://localhost:1234/v1", Timeout: D(DefaultProviderTimeout)}},
-		Rules:     []Rule{{Backends: []string{"local"}}},
+		Version: 1,
+		Providers: []Provider{{Name: "local", Type: LMStudio, BaseURL: "http://localhost:1234/v1", Timeout: D(DefaultProviderTimeout),
+			APIs: []API{ChatCompletions, Completions, Embeddings}}},
+		Rules: []Rule{{Backends: []string{"local"}}},
 		Retry: Retry{
 			Attempts: 3, InitialBackoff: D(2 * time.Second), MaxBackoff: D(10 * time.Second), Multiplier: 2,
 			Jitter: ptr(true), RetryOn: DefaultRetryOn, MaxRetryAfter: D(30 * time.Second),
@@ -58,6 +59,11 @@ func TestParseFullYAML(t *testing.T) {
 		{"half-open probes", c.CircuitBreaker.HalfOpenRequests, 2},
 		{"burst defaults to rate rounded up", c.RateLimit.Burst, 3},
 		{"catch-all rule", len(c.Rules[1].Models), 0},
+		{"OpenAI serves Responses by default", c.Providers[0].APIs, []API{ChatCompletions, Responses, Completions, Embeddings}},
+		{"Anthropic serves Messages", c.Providers[1].APIs, []API{Messages}},
+		{"apis kept", c.Providers[2].APIs, []API{ChatCompletions, Responses}},
+		{"static headers", c.Providers[0].Headers["OpenAI-Organization"], "org-123"},
+		{"insecure kept", c.Providers[2].Insecure, true},
 	}
 	for _, tc := range checks {
 		if !reflect.DeepEqual(tc.got, tc.want) {
@@ -153,6 +159,28 @@ func TestParseErrors(t *testing.T) {
 			"circuitBreaker.openTimeout: must be a positive duration",
 			"circuitBreaker.halfOpenRequests: must be at least 1",
 		}},
+		{"apis", `{"providers":[
+			{"name":"a","type":"Ollama","apis":["Messages","Chat","ChatCompletions","ChatCompletions"]},
+			{"name":"b","type":"Anthropic","apiKeyEnv":"K","apis":["Responses"]},
+			{"name":"c","type":"OpenAI","apiKeyEnv":"K","apis":[]}],"rules":[{"backends":["a"]}]}`, []string{
+			`providers[0].apis[0]: type Ollama speaks the OpenAI format and cannot serve the Anthropic Messages API`,
+			`providers[0].apis[1]: unknown API "Chat"`,
+			`providers[0].apis[3]: "ChatCompletions" is listed twice`,
+			`providers[1].apis[0]: type Anthropic serves the Messages API only, not Responses`,
+		}},
+		{"base URL credentials, fragment and plain http", `{"providers":[
+			{"name":"a","type":"OpenAICompatible","baseURL":"https://user:secret@gw.example/v1?key=abc"},
+			{"name":"b","type":"OpenAICompatible","baseURL":"https://gw.example/v1#x"},
+			{"name":"c","type":"OpenAICompatible","baseURL":"http://gw.example/v1","apiKeyEnv":"K"}],"rules":[{"backends":["a"]}]}`, []string{
+			`providers[0].baseURL: must not contain user information`,
+			`providers[1].baseURL: must not contain a fragment`,
+			`providers[2].baseURL: http:// would send the API key unencrypted to gw.example: use https://, or set insecure: true`,
+		}},
+		{"headers", base[:len(base)-len(`],"rules":[{"backends":["a"]}]`)] + `,{"name":"b","type":"Ollama","headers":{"Authorization":"Bearer x","bad name":"v","X-Ok":"a\nb"}}],"rules":[{"backends":["a"]}]}`, []string{
+			`providers[1].headers.Authorization: Authorization is set by the sidecar`,
+			`providers[1].headers.bad name: "bad name" is not a valid HTTP header name`,
+			`providers[1].headers.X-Ok: the value must not contain line breaks`,
+		}},
 		{"timeouts and rate limit", base + `,"timeouts":{"request":"-5s","streamIdle":"-1ms"},"rateLimit":{"requestsPerSecond":-1,"burst":-3}}`, []string{
 			"timeouts.request: must be a positive duration, got -5s",
 			"timeouts.streamIdle: must be a positive duration",
@@ -189,6 +217,30 @@ func tooMany() string {
 	}
 	b.WriteString(`],"rules":[{"backends":["pa"]}]}`)
 	return b.String()
+}
+
+func TestParseNeverPrintsURLSecrets(t *testing.T) {
+	_, err := Parse([]byte(`{"providers":[{"name":"a","type":"OpenAICompatible","baseURL":"https://user:hunter2@gw.example/v1?key=sk-123"}],"rules":[{"backends":["a"]}]}`))
+	if err == nil {
+		t.Fatal("a base URL with user information was accepted")
+	}
+	for _, secret := range []string{"hunter2", "sk-123"} {
+		if strings.Contains(err.Error(), secret) {
+			t.Errorf("the error shows %q: %v", secret, err)
+		}
+	}
+}
+
+func TestLocalHost(t *testing.T) {
+	for host, want := range map[string]bool{
+		"localhost": true, "127.0.0.1": true, "127.1.2.3": true, "::1": true, "ollama.ollama.svc": true,
+		"ollama.ollama.svc.cluster.local": true, "ollama.ollama.svc.cluster.local.": true, "LOCALHOST": true,
+		"api.openai.com": false, "10.0.0.1": false, "ollama": false, "svc.example.com": false, "": false,
+	} {
+		if got := LocalHost(host); got != want {
+			t.Errorf("LocalHost(%q) = %v, want %v", host, got, want)
+		}
+	}
 }
 
 func TestLoadMissingFile(t *testing.T) {

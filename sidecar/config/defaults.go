@@ -2,6 +2,7 @@ package config
 
 import (
 	"math"
+	"slices"
 	"time"
 )
 
@@ -49,6 +50,9 @@ func (c *Config) Default() {
 			p.BaseURL = DefaultBaseURL[p.Type]
 		}
 		setDuration(&p.Timeout, DefaultProviderTimeout)
+		if len(p.APIs) == 0 {
+			p.APIs = slices.Clone(DefaultAPIs[p.Type])
+		}
 		if p.Type == Anthropic && p.AnthropicVersion == "" {
 			p.AnthropicVersion = DefaultAnthropicVersion
 		}

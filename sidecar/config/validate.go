@@ -3,11 +3,13 @@ package config
 import (
 	"errors"
 	"fmt"
+	"net"
 	"net/url"
 	"path"
 	"regexp"
 	"slices"
 	"strconv"
+	"strings"
 )
 
 // MaxProviders bounds a route's providers, as the CRD does.
@@ -81,12 +83,9 @@ func (v *validator) providers(ps []Provider) {
 		if !slices.Contains(ProviderTypes, p.Type) {
 			v.add(f+".type", "unknown type %q: want one of %v", p.Type, ProviderTypes)
 		}
-		switch u, err := url.Parse(p.BaseURL); {
-		case p.BaseURL == "":
-			v.add(f+".baseURL", "required for type %s", p.Type)
-		case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-			v.add(f+".baseURL", "%q is not an http(s) URL", p.BaseURL)
-		}
+		v.baseURL(f, p)
+		v.apis(f, p)
+		v.headers(f, p.Headers)
 		if p.APIKeyFile != "" && p.APIKeyEnv != "" {
 			v.add(f+".apiKeyFile", "set apiKeyFile or apiKeyEnv, not both")
 		}
@@ -106,6 +105,121 @@ func (v *validator) providers(ps []Provider) {
 			v.add(f+".tokensPerMinute", "must not be negative, got %d", p.TokensPerMinute)
 		}
 	}
+}
+
+// baseURL checks a provider's base URL. It may not carry credentials
+// (user:pass@ would be logged and shown wherever the URL is) or a fragment
+// (meaningless to a server), and a key goes over plain http only to this
+// machine or the cluster, unless the provider says insecure.
+func (v *validator) baseURL(f string, p Provider) {
+	u, err := url.Parse(p.BaseURL)
+	switch {
+	case p.BaseURL == "":
+		v.add(f+".baseURL", "required for type %s", p.Type)
+		return
+	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
+		v.add(f+".baseURL", "%q is not an http(s) URL", RedactURL(p.BaseURL))
+		return
+	case u.User != nil:
+		v.add(f+".baseURL", "must not contain user information (user:password@): put the credential in apiKeyFile")
+	case u.Fragment != "" || strings.HasSuffix(p.BaseURL, "#"):
+		v.add(f+".baseURL", "must not contain a fragment (#...)")
+	}
+	hasKey := p.APIKeyFile != "" || p.APIKeyEnv != ""
+	if u.Scheme == "http" && hasKey && !p.Insecure && !LocalHost(u.Hostname()) {
+		v.add(f+".baseURL", "http:// would send the API key unencrypted to %s: use https://, or set insecure: true to allow it", u.Hostname())
+	}
+}
+
+// LocalHost reports whether host is this machine (localhost, a loopback
+// address) or a cluster-local service name, where plain http does not leave
+// the node or the cluster network.
+func LocalHost(host string) bool {
+	host = strings.TrimSuffix(strings.ToLower(host), ".")
+	if host == "localhost" || strings.HasSuffix(host, ".localhost") {
+		return true
+	}
+	if ip := net.ParseIP(host); ip != nil {
+		return ip.IsLoopback()
+	}
+	return strings.HasSuffix(host, ".svc") || strings.HasSuffix(host, ".cluster.local")
+}
+
+// RedactURL returns a URL with its user information and query string
+// replaced, for logs and errors: either may carry a credential.
+func RedactURL(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return "(unparsable URL)"
+	}
+	if u.User != nil {
+		u.User = url.User("redacted")
+	}
+	if u.RawQuery != "" {
+		u.RawQuery = "redacted"
+	}
+	return u.String()
+}
+
+func (v *validator) apis(f string, p Provider) {
+	if len(p.APIs) == 0 {
+		v.add(f+".apis", "at least one API is required")
+	}
+	for i, api := range p.APIs {
+		af := fmt.Sprintf("%s.apis[%d]", f, i)
+		switch {
+		case !slices.Contains(APIs, api):
+			v.add(af, "unknown API %q: want one of %v", api, APIs)
+		case slices.Index(p.APIs, api) < i:
+			v.add(af, "%q is listed twice", api)
+		case (api == Messages) != (p.Type == Anthropic) && slices.Contains(ProviderTypes, p.Type):
+			if p.Type == Anthropic {
+				v.add(af, "type Anthropic serves the Messages API only, not %s", api)
+			} else {
+				v.add(af, "type %s speaks the OpenAI format and cannot serve the Anthropic Messages API", p.Type)
+			}
+		}
+	}
+}
+
+// headers checks static provider headers: valid names and values, and none
+// that the sidecar owns (credentials, framing, hop-by-hop).
+func (v *validator) headers(f string, hs map[string]string) {
+	for _, name := range sortedKeys(hs) {
+		hf := f + ".headers." + name
+		switch {
+		case !validHeaderName(name):
+			v.add(hf, "%q is not a valid HTTP header name", name)
+		case reservedHeader(name):
+			v.add(hf, "%s is set by the sidecar and cannot be configured here (credentials go in apiKeyFile)", name)
+		case strings.ContainsAny(hs[name], "\r\n\x00"):
+			v.add(hf, "the value must not contain line breaks or NUL")
+		}
+	}
+}
+
+func validHeaderName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+func reservedHeader(name string) bool {
+	switch strings.ToLower(name) {
+	case "authorization", "x-api-key", "api-key", "proxy-authorization", "host", "content-length",
+		"content-type", "transfer-encoding", "connection", "keep-alive", "te", "trailer", "upgrade",
+		"x-request-id":
+		return true
+	}
+	return false
 }
 
 func (v *validator) rules(rules []Rule, ps []Provider) {
