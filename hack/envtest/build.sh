@@ -10,7 +10,9 @@ dest=$(mkdir -p "${1:-bin/k8s}" && cd "${1:-bin/k8s}" && pwd)
 kube_version=v1.37.2 # matches k8s.io/api v0.37.x in go.mod
 etcd_version=3.7.3
 
-has_version() { [ -x "$1" ] && "$1" --version 2>/dev/null | grep -q -- "$2"; }
+# Not grep -q: it would stop reading early, and under pipefail the command's
+# SIGPIPE would then count as a wrong version and rebuild it.
+has_version() { [ -x "$1" ] && "$1" --version 2>/dev/null | grep -- "$2" >/dev/null; }
 
 if has_version "$dest/etcd" "etcd Version: $etcd_version"; then
   echo "envtest: etcd $etcd_version already built"
