@@ -51,8 +51,9 @@ fmt: ## Format the code.
 	go fmt ./...
 
 .PHONY: vet
-vet: ## Run go vet.
+vet: ## Run go vet (the end-to-end suite, behind its build tag, included).
 	go vet ./...
+	go vet -tags e2e ./test/e2e/...
 
 .PHONY: lint
 lint: $(GOLANGCI_LINT) ## Run golangci-lint (govet, staticcheck, errcheck, unused, ineffassign; see .golangci.yml).
@@ -94,6 +95,13 @@ build: ## Build the manager and llmroute-sidecar into bin/.
 docker-build: ## Build the image holding the manager and llmroute-sidecar (IMG, VERSION).
 	docker build --build-arg VERSION=$(VERSION) -t $(IMG) .
 
+IMAGE_TARBALL ?= dist/llmroute-image.tar
+
+.PHONY: image-tarball
+image-tarball: ## Build the same image without Docker, as a docker-save tarball IMAGE_TARBALL (IMG, VERSION) to load or push.
+	go run ./hack/e2e image -o $(IMAGE_TARBALL) -tag $(IMG) -version $(VERSION)
+
+
 .PHONY: docker-push
 docker-push: ## Push the image IMG.
 	docker push $(IMG)
@@ -132,6 +140,34 @@ deploy: manifests $(KUSTOMIZE) ## Deploy the operator with image IMG to the curr
 .PHONY: undeploy
 undeploy: $(KUSTOMIZE) ## Remove what 'make deploy' installed, the CRD and every LLMRoute included.
 	$(KUSTOMIZE) build config/default | $(KUBECTL) delete --ignore-not-found -f -
+
+##@ End-to-end
+
+# A real single-node cluster on this machine (root needed), in a network
+# namespace of its own; see hack/e2e. Its state lives in E2E_STATE and is
+# removed on the way out; the daemons' logs stay in E2E_LOGS.
+E2E_STATE ?= /tmp/llmroute-e2e
+E2E_LOGS ?= $(E2E_STATE)-logs
+E2E_IMG ?= localhost/llmroute:e2e
+E2E_IMAGE_TARBALL ?= $(LOCALBIN)/e2e/llmroute-image.tar
+E2E_TEST_FLAGS ?= -test.v -test.timeout=30m
+
+.PHONY: e2e
+e2e: e2e-tools ## Bring up a single-node Kubernetes (needs root), run the end-to-end suite on it, tear it down.
+	@echo "e2e: building the operator's image tarball, the suite and the node runner"
+	$(MAKE) --no-print-directory image-tarball IMG=$(E2E_IMG) IMAGE_TARBALL=$(E2E_IMAGE_TARBALL) VERSION=e2e
+	go test -tags e2e -c -o $(LOCALBIN)/e2e/e2e.test ./test/e2e
+	go build -o $(LOCALBIN)/e2e/llmroute-e2e ./hack/e2e
+	E2E_HELM=$(HELM) $(LOCALBIN)/e2e/llmroute-e2e -bin $(LOCALBIN) -state $(E2E_STATE) -logs $(E2E_LOGS) \
+		-image $(E2E_IMAGE_TARBALL) -image-tag $(E2E_IMG) run -- $(LOCALBIN)/e2e/e2e.test $(E2E_TEST_FLAGS)
+
+.PHONY: e2e-tools
+e2e-tools: $(HELM) ## Build the node's binaries into bin/ and install runc and the CNI plugins (first time: about 12 minutes).
+	bash hack/e2e/build.sh $(LOCALBIN)
+
+.PHONY: e2e-down
+e2e-down: ## Tear down what an interrupted 'make e2e' left behind.
+	go run ./hack/e2e -state $(E2E_STATE) down
 
 ##@ Benchmarks
 
