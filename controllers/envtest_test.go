@@ -443,3 +443,21 @@ func TestEnvOwnerReferences(t *testing.T) {
 		}
 	}
 }
+
+// TestEnvPodHostNetworkRefused: on the host's network the sidecar's proxy
+// would be the node's loopback, open to every process on the node.
+func TestEnvPodHostNetworkRefused(t *testing.T) {
+	requireEnv(t)
+	ns := newNamespace(t)
+	createSecret(t, ns, "creds", "sk")
+	createKeyedRoute(t, ns, "host", "creds")
+	pod := testPod(ns, "host")
+	pod.Spec.HostNetwork = true
+	err := k8sClient.Create(testContext(t), pod)
+	if err == nil {
+		t.Fatal("a hostNetwork pod was admitted")
+	}
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "hostNetwork") || !strings.Contains(err.Error(), ProxyListen) {
+		t.Errorf("error = %v, want a refusal naming hostNetwork and %s", err, ProxyListen)
+	}
+}

@@ -56,7 +56,10 @@ func (i *PodInjector) SetupWithManager(mgr ctrl.Manager) error {
 
 // Default injects the sidecar into a pod being created. A pod whose route
 // does not exist is refused: it would start with nothing to configure its
-// sidecar and wait for a ConfigMap that never comes.
+// sidecar and wait for a ConfigMap that never comes. So is a pod on the
+// host's network: the sidecar's proxy on 127.0.0.1:8089 would be the node's
+// loopback, where every process of the node could spend the route's keys,
+// and a second such pod on the node could not start its sidecar.
 func (i *PodInjector) Default(ctx context.Context, pod *corev1.Pod) error {
 	route := pod.Labels[RouteLabel]
 	if route == "" || HasSidecar(pod) {
@@ -66,6 +69,10 @@ func (i *PodInjector) Default(ctx context.Context, pod *corev1.Pod) error {
 	namespace := pod.Namespace
 	if req, err := admission.RequestFromContext(ctx); err == nil && req.Namespace != "" {
 		namespace = req.Namespace
+	}
+	if pod.Spec.HostNetwork {
+		return fmt.Errorf("pod uses hostNetwork: the llmroute sidecar's proxy (%s) would listen on the node's loopback, "+
+			"open to every process on the node; remove hostNetwork or the pod's %s label", ProxyListen, RouteLabel)
 	}
 
 	var r llmv1alpha1.LLMRoute

@@ -72,6 +72,15 @@ func TestPodInjectorDefault(t *testing.T) {
 			wantErr: []string{`LLMRoute "chat" not found in namespace "elsewhere"`},
 		},
 		{
+			name: "hostNetwork refused",
+			pod: func() *corev1.Pod {
+				p := newPod()
+				p.Spec.HostNetwork = true
+				return p
+			},
+			wantErr: []string{"hostNetwork", "127.0.0.1:8089", "node's loopback", RouteLabel},
+		},
+		{
 			name: "no label",
 			pod: func() *corev1.Pod {
 				p := newPod()
