@@ -81,7 +81,7 @@ type reconcileStep func(ctx context.Context, route *llmv1alpha1.LLMRoute, st *ro
 // Why list and watch on Secrets: the controller watches the Secrets that
 // routes reference (metadata only), so that rotating a key in one reaches the
 // keys Secret without touching the LLMRoute. Secret and ConfigMap contents are
-// read from the API server, never cached (see UncachedObjects).
+// read from the API server, never cached (see Options.ManagerOptions).
 //
 // +kubebuilder:rbac:groups=llm.osmen.ai,resources=llmroutes,verbs=get;list;watch
 // +kubebuilder:rbac:groups=llm.osmen.ai,resources=llmroutes/status,verbs=get;update;patch
@@ -140,15 +140,6 @@ func (r *LLMRouteReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Mana
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.routesForSecret)).
 		Named("llmroute").
 		Complete(r)
-}
-
-// UncachedObjects are the kinds the manager's client must read from the API
-// server rather than from its cache (client.CacheOptions.DisableFor): the
-// controller watches ConfigMaps and Secrets by metadata only, and a cached
-// read would make the manager hold every ConfigMap and Secret of the cluster
-// in memory.
-func UncachedObjects() []client.Object {
-	return []client.Object{&corev1.ConfigMap{}, &corev1.Secret{}}
 }
 
 // record emits an event on route when a recorder is set.

@@ -18,6 +18,7 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -31,6 +32,8 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/runtime"
+	"k8s.io/client-go/rest"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -61,10 +64,10 @@ func TestMain(m *testing.M) {
 }
 
 // runSuite starts one API server for the package, with the CRD, the webhook
-// configuration of config/webhook, and a manager running the controller and
-// the webhook as main.go wires them. Without the envtest binaries the envtest
-// tests skip, except in CI, where a silently skipped suite would hide every
-// regression it guards against.
+// configurations of config/webhook, and a manager running the operator as
+// main.go wires it (ManagerOptions, Setup). Without the envtest binaries the
+// envtest tests skip, except in CI, where a silently skipped suite would hide
+// every regression it guards against.
 func runSuite(m *testing.M) int {
 	if os.Getenv("KUBEBUILDER_ASSETS") == "" {
 		if os.Getenv("CI") != "" {
@@ -80,12 +83,9 @@ func runSuite(m *testing.M) int {
 		logf.SetLogger(logr.Discard())
 	}
 
-	env := &envtest.Environment{
-		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
-		ErrorIfCRDPathMissing: true,
-		WebhookInstallOptions: envtest.WebhookInstallOptions{
-			Paths: []string{filepath.Join("..", "config", "webhook")},
-		},
+	env := newEnvironment()
+	env.WebhookInstallOptions = envtest.WebhookInstallOptions{
+		Paths: []string{filepath.Join("..", "config", "webhook")},
 	}
 	cfg, err := env.Start()
 	if err != nil {
@@ -103,57 +103,74 @@ func runSuite(m *testing.M) int {
 		fmt.Fprintf(os.Stderr, "build scheme: %v\n", err)
 		return 1
 	}
-	wh := env.WebhookInstallOptions
-	mgr, err := ctrl.NewManager(cfg, ctrl.Options{
-		Scheme:                 scheme,
-		Metrics:                metricsserver.Options{BindAddress: "0"},
-		HealthProbeBindAddress: "0",
-		WebhookServer: webhook.NewServer(webhook.Options{
-			Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir,
-		}),
-		Client: client.Options{Cache: &client.CacheOptions{DisableFor: UncachedObjects()}},
-	})
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "create manager: %v\n", err)
+	if k8sClient, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
+		fmt.Fprintf(os.Stderr, "create client: %v\n", err)
 		return 1
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	if err := (&LLMRouteReconciler{
-		Client: mgr.GetClient(), Scheme: mgr.GetScheme(), Recorder: mgr.GetEventRecorder("llmroute-controller"),
-	}).SetupWithManager(ctx, mgr); err != nil {
-		fmt.Fprintf(os.Stderr, "set up controller: %v\n", err)
-		return 1
-	}
-	if err := (&PodInjector{Reader: mgr.GetAPIReader(), Sidecar: envSidecar}).SetupWithManager(mgr); err != nil {
-		fmt.Fprintf(os.Stderr, "set up webhook: %v\n", err)
-		return 1
-	}
 
-	done := make(chan error, 1)
-	go func() { done <- mgr.Start(ctx) }()
+	wh := env.WebhookInstallOptions
+	done, err := startManager(ctx, cfg, scheme, ctrl.Options{
+		WebhookServer: webhook.NewServer(webhook.Options{
+			Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir,
+		}),
+	}, Options{Sidecar: envSidecar})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
 	defer func() {
 		cancel()
 		if err := <-done; err != nil {
 			fmt.Fprintf(os.Stderr, "manager: %v\n", err)
 		}
 	}()
-
-	started := mgr.GetWebhookServer().StartedChecker()
-	deadline := time.Now().Add(30 * time.Second)
-	for started(nil) != nil {
-		if time.Now().After(deadline) {
-			fmt.Fprintln(os.Stderr, "the webhook server did not start")
-			return 1
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-
-	if k8sClient, err = client.New(cfg, client.Options{Scheme: scheme}); err != nil {
-		fmt.Fprintf(os.Stderr, "create client: %v\n", err)
-		return 1
-	}
 	return m.Run()
+}
+
+// newEnvironment is an API server with the CRD installed.
+func newEnvironment() *envtest.Environment {
+	return &envtest.Environment{
+		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
+		ErrorIfCRDPathMissing: true,
+	}
+}
+
+// startManager runs the operator with Setup on a manager built from base
+// and ManagerOptions, and waits until its webhook server serves (when base
+// has one) and its caches are synced. The returned channel yields the
+// manager's error once ctx is cancelled.
+func startManager(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, base ctrl.Options, o Options) (<-chan error, error) {
+	base.Scheme = scheme
+	base.Metrics = metricsserver.Options{BindAddress: "0"}
+	base.HealthProbeBindAddress = "0"
+	mgr, err := ctrl.NewManager(cfg, o.ManagerOptions(base))
+	if err != nil {
+		return nil, fmt.Errorf("create manager: %w", err)
+	}
+	if err := Setup(ctx, mgr, o); err != nil {
+		return nil, fmt.Errorf("set up the operator: %w", err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- mgr.Start(ctx) }()
+
+	synced, cancelWait := context.WithTimeout(ctx, 30*time.Second)
+	defer cancelWait()
+	if !mgr.GetCache().WaitForCacheSync(synced) {
+		return nil, errors.New("the manager's caches did not sync")
+	}
+	if base.WebhookServer == nil {
+		return done, nil
+	}
+	started := mgr.GetWebhookServer().StartedChecker()
+	for started(nil) != nil {
+		if synced.Err() != nil {
+			return nil, errors.New("the webhook server did not start")
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	return done, nil
 }
 
 func requireEnv(t *testing.T) {
