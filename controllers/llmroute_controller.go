@@ -82,9 +82,13 @@ type reconcileStep func(ctx context.Context, route *llmv1alpha1.LLMRoute, st *ro
 // routes reference (metadata only), so that rotating a key in one reaches the
 // keys Secret without touching the LLMRoute. Secret and ConfigMap contents are
 // read from the API server, never cached (see Options.ManagerOptions).
+// Why update on llmroutes/finalizers: the rendered objects' owner reference
+// sets blockOwnerDeletion, which the API server allows only to whoever may
+// set finalizers on the owner (OwnerReferencesPermissionEnforcement).
 //
 // +kubebuilder:rbac:groups=llm.osmen.ai,resources=llmroutes,verbs=get;list;watch
 // +kubebuilder:rbac:groups=llm.osmen.ai,resources=llmroutes/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=llm.osmen.ai,resources=llmroutes/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 

@@ -30,6 +30,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	rbacv1 "k8s.io/api/rbac/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
@@ -41,10 +42,11 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
+	"sigs.k8s.io/yaml"
 )
 
-// k8sClient talks to the suite's API server directly (no cache); nil when
-// the envtest tests skip.
+// k8sClient talks to the suite's API server directly (no cache), as an
+// administrator; nil when the envtest tests skip.
 var k8sClient client.Client
 
 // envSidecar is what the suite's webhook injects.
@@ -62,6 +64,11 @@ func TestMain(m *testing.M) {
 	flag.Parse()
 	os.Exit(runSuite(m))
 }
+
+// managerUser is who the suite's manager runs as: a user with exactly the
+// rights config/rbac/role.yaml grants, so that a right the operator needs
+// and its RBAC markers lack fails the tests instead of a deployment.
+const managerUser = "llmroute-manager"
 
 // runSuite starts one API server for the package, with the CRD, the webhook
 // configurations of config/webhook, and a manager running the operator as
@@ -109,9 +116,13 @@ func runSuite(m *testing.M) int {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
+	if err := grantGeneratedRole(ctx, k8sClient, managerUser, ""); err != nil {
+		fmt.Fprintf(os.Stderr, "grant the manager its role: %v\n", err)
+		return 1
+	}
 
 	wh := env.WebhookInstallOptions
-	done, err := startManager(ctx, cfg, scheme, ctrl.Options{
+	done, err := startManager(ctx, impersonate(cfg, managerUser), scheme, ctrl.Options{
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir,
 		}),
@@ -129,12 +140,16 @@ func runSuite(m *testing.M) int {
 	return m.Run()
 }
 
-// newEnvironment is an API server with the CRD installed.
+// newEnvironment is an API server with the CRD installed that enforces, as
+// production clusters do, that only who may set finalizers on an owner may
+// set blockOwnerDeletion on a reference to it.
 func newEnvironment() *envtest.Environment {
-	return &envtest.Environment{
+	env := &envtest.Environment{
 		CRDDirectoryPaths:     []string{filepath.Join("..", "config", "crd", "bases")},
 		ErrorIfCRDPathMissing: true,
 	}
+	env.ControlPlane.GetAPIServer().Configure().Append("enable-admission-plugins", "OwnerReferencesPermissionEnforcement")
+	return env
 }
 
 // startManager runs the operator with Setup on a manager built from base
@@ -171,6 +186,49 @@ func startManager(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme,
 		time.Sleep(50 * time.Millisecond)
 	}
 	return done, nil
+}
+
+// impersonate is cfg acting as user, who is then subject to RBAC.
+func impersonate(cfg *rest.Config, user string) *rest.Config {
+	c := rest.CopyConfig(cfg)
+	c.Impersonate = rest.ImpersonationConfig{UserName: user}
+	return c
+}
+
+// grantGeneratedRole gives user the rules of config/rbac/role.yaml: as a
+// ClusterRole bound cluster-wide when namespace is empty, as a Role and
+// RoleBinding in namespace otherwise (what the chart's watchNamespaces does).
+func grantGeneratedRole(ctx context.Context, c client.Client, user, namespace string) error {
+	data, err := os.ReadFile(filepath.Join("..", "config", "rbac", "role.yaml"))
+	if err != nil {
+		return err
+	}
+	var generated rbacv1.ClusterRole
+	if err := yaml.Unmarshal(data, &generated); err != nil {
+		return fmt.Errorf("config/rbac/role.yaml: %w", err)
+	}
+	subjects := []rbacv1.Subject{{Kind: rbacv1.UserKind, APIGroup: rbacv1.GroupName, Name: user}}
+	name := user + "-generated"
+	var objs []client.Object
+	if namespace == "" {
+		objs = []client.Object{
+			&rbacv1.ClusterRole{ObjectMeta: metav1.ObjectMeta{Name: name}, Rules: generated.Rules},
+			&rbacv1.ClusterRoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name}, Subjects: subjects,
+				RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "ClusterRole", Name: name}},
+		}
+	} else {
+		objs = []client.Object{
+			&rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}, Rules: generated.Rules},
+			&rbacv1.RoleBinding{ObjectMeta: metav1.ObjectMeta{Name: name, Namespace: namespace}, Subjects: subjects,
+				RoleRef: rbacv1.RoleRef{APIGroup: rbacv1.GroupName, Kind: "Role", Name: name}},
+		}
+	}
+	for _, obj := range objs {
+		if err := c.Create(ctx, obj); err != nil {
+			return fmt.Errorf("create %T %s: %w", obj, obj.GetName(), err)
+		}
+	}
+	return nil
 }
 
 func requireEnv(t *testing.T) {
