@@ -55,7 +55,8 @@ func (o Options) ManagerOptions(base ctrl.Options) ctrl.Options {
 }
 
 // Setup registers the operator on a manager built with ManagerOptions: the
-// LLMRoute controller, the pod webhook that injects the sidecar, and the
+// LLMRoute controller, the pod webhook that injects the sidecar, the
+// LLMRoute webhook that checks who may reference which Secret, and the
 // health checks (ready once the webhook server serves).
 func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	if err := o.Validate(); err != nil {
@@ -74,10 +75,13 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	}).SetupWithManager(mgr); err != nil {
 		return fmt.Errorf("set up the pod webhook: %w", err)
 	}
+	if err := (&RouteValidator{Client: mgr.GetClient()}).SetupWithManager(mgr); err != nil {
+		return fmt.Errorf("set up the LLMRoute webhook: %w", err)
+	}
 	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
 		return fmt.Errorf("add health check: %w", err)
 	}
-	// Ready once the webhook serves: labelled pods are refused until then.
+	// Ready once the webhooks serve: labelled pods are refused until then.
 	if err := mgr.AddReadyzCheck("readyz", mgr.GetWebhookServer().StartedChecker()); err != nil {
 		return fmt.Errorf("add ready check: %w", err)
 	}

@@ -46,8 +46,11 @@ import (
 )
 
 // k8sClient talks to the suite's API server directly (no cache), as an
-// administrator; nil when the envtest tests skip.
-var k8sClient client.Client
+// administrator; nil when the envtest tests skip. restConfig is its config.
+var (
+	k8sClient  client.Client
+	restConfig *rest.Config
+)
 
 // envSidecar is what the suite's webhook injects.
 var envSidecar = SidecarSettings{
@@ -105,6 +108,7 @@ func runSuite(m *testing.M) int {
 		}
 	}()
 
+	restConfig = cfg
 	scheme, err := buildScheme()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "build scheme: %v\n", err)
