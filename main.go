@@ -25,6 +25,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -64,6 +65,7 @@ type options struct {
 	webhookCertKey       string
 	webhookPort          int
 	enableHTTP2          bool
+	watchNamespaces      string
 
 	sidecarImage         string
 	sidecarPullPolicy    string
@@ -91,6 +93,9 @@ func (o *options) bind(fs *flag.FlagSet) {
 	fs.IntVar(&o.webhookPort, "webhook-port", webhook.DefaultPort, "The port the webhook server listens on.")
 	fs.BoolVar(&o.enableHTTP2, "enable-http2", false,
 		"Serve the webhook over HTTP/2 too. Off by default: HTTP/2 Stream Cancellation and Rapid Reset CVEs.")
+	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "",
+		"Comma-separated namespaces the operator caches, reconciles, injects and validates in; it then needs rights "+
+			"only there (a Role per namespace). Empty means every namespace (cluster-wide rights).")
 
 	fs.StringVar(&o.sidecarImage, "sidecar-image", "ghcr.io/osmen-ai/llmroute:"+version,
 		"The image of the injected sidecar: this operator's image, which also holds "+controllers.SidecarCommand+".")
@@ -110,6 +115,11 @@ func (o *options) bind(fs *flag.FlagSet) {
 func (o *options) operatorOptions() (controllers.Options, error) {
 	sidecar, err := o.sidecarSettings()
 	opts := controllers.Options{Sidecar: sidecar}
+	for ns := range strings.SplitSeq(o.watchNamespaces, ",") {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			opts.WatchNamespaces = append(opts.WatchNamespaces, ns)
+		}
+	}
 	return opts, errors.Join(err, opts.Validate())
 }
 
@@ -203,7 +213,8 @@ func main() {
 		os.Exit(1)
 	}
 
-	setupLog.Info("Starting manager", "version", version, "sidecarImage", opts.Sidecar.Image)
+	setupLog.Info("Starting manager", "version", version, "sidecarImage", opts.Sidecar.Image,
+		"watchNamespaces", opts.WatchNamespaces)
 	if err := mgr.Start(ctx); err != nil {
 		setupLog.Error(err, "Problem running manager")
 		os.Exit(1)

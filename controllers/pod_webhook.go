@@ -44,6 +44,10 @@ type PodInjector struct {
 	Reader client.Reader
 	// Sidecar is what the injected sidecar looks like.
 	Sidecar SidecarSettings
+	// WatchNamespaces are the namespaces whose pods are injected (those the
+	// operator reconciles routes in); pods elsewhere are left alone, as for
+	// another llmroute installation to handle. Empty means every namespace.
+	WatchNamespaces []string
 }
 
 var _ admission.Defaulter[*corev1.Pod] = (*PodInjector)(nil)
@@ -69,6 +73,9 @@ func (i *PodInjector) Default(ctx context.Context, pod *corev1.Pod) error {
 	namespace := pod.Namespace
 	if req, err := admission.RequestFromContext(ctx); err == nil && req.Namespace != "" {
 		namespace = req.Namespace
+	}
+	if !watches(i.WatchNamespaces, namespace) {
+		return nil
 	}
 	if pod.Spec.HostNetwork {
 		return fmt.Errorf("pod uses hostNetwork: the llmroute sidecar's proxy (%s) would listen on the node's loopback, "+

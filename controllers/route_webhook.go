@@ -56,6 +56,9 @@ import (
 type RouteValidator struct {
 	// Client creates the LocalSubjectAccessReviews.
 	Client client.Client
+	// WatchNamespaces are the namespaces whose routes are checked (those the
+	// operator reconciles); empty means every namespace.
+	WatchNamespaces []string
 }
 
 var _ admission.Validator[*llmv1alpha1.LLMRoute] = (*RouteValidator)(nil)
@@ -94,6 +97,9 @@ func (v *RouteValidator) check(ctx context.Context, route *llmv1alpha1.LLMRoute)
 	namespace := route.Namespace
 	if namespace == "" {
 		namespace = req.Namespace
+	}
+	if !watches(v.WatchNamespaces, namespace) {
+		return nil
 	}
 	user := req.UserInfo
 	var denied []string

@@ -85,6 +85,7 @@ func TestRouteValidator(t *testing.T) {
 		readable  []string
 		route     *llmv1alpha1.LLMRoute
 		old       *llmv1alpha1.LLMRoute // an update when set
+		watch     []string
 		wantAsked []string // Secret names, in order
 		wantErr   []string
 	}{
@@ -113,6 +114,11 @@ func TestRouteValidator(t *testing.T) {
 			route: newRoute("r", local),
 		},
 		{
+			name:  "a namespace the operator does not watch",
+			route: newRoute("r", keyed("openai", "creds")),
+			watch: []string{"other"},
+		},
+		{
 			name:      "a spec change is checked whatever changed: a new baseURL redirects the keys",
 			route:     withBaseURL(newRoute("r", keyed("openai", "creds")), "https://collector.example.com/v1"),
 			old:       newRoute("r", keyed("openai", "creds")),
@@ -132,7 +138,7 @@ func TestRouteValidator(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			rv := &reviewer{readable: map[string][]string{"alice": tt.readable}}
-			v := &RouteValidator{Client: rv.client(t)}
+			v := &RouteValidator{Client: rv.client(t), WatchNamespaces: tt.watch}
 			var err error
 			if tt.old != nil {
 				_, err = v.ValidateUpdate(requestBy(alice, admissionv1.Update), tt.old, tt.route)

@@ -52,6 +52,9 @@ var (
 	restConfig *rest.Config
 )
 
+// suiteManager is the manager the suite runs the operator in.
+var suiteManager ctrl.Manager
+
 // envSidecar is what the suite's webhook injects.
 var envSidecar = SidecarSettings{
 	Image:           "ghcr.io/osmen-ai/llmroute:envtest",
@@ -126,7 +129,8 @@ func runSuite(m *testing.M) int {
 	}
 
 	wh := env.WebhookInstallOptions
-	done, err := startManager(ctx, impersonate(cfg, managerUser), scheme, ctrl.Options{
+	var done <-chan error
+	suiteManager, done, err = startManager(ctx, impersonate(cfg, managerUser), scheme, ctrl.Options{
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir,
 		}),
@@ -157,19 +161,19 @@ func newEnvironment() *envtest.Environment {
 }
 
 // startManager runs the operator with Setup on a manager built from base
-// and ManagerOptions, and waits until its webhook server serves (when base
-// has one) and its caches are synced. The returned channel yields the
-// manager's error once ctx is cancelled.
-func startManager(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, base ctrl.Options, o Options) (<-chan error, error) {
+// and ManagerOptions, and waits until its webhook server serves and its
+// caches are synced. The returned channel yields the manager's error once
+// ctx is cancelled.
+func startManager(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme, base ctrl.Options, o Options) (ctrl.Manager, <-chan error, error) {
 	base.Scheme = scheme
 	base.Metrics = metricsserver.Options{BindAddress: "0"}
 	base.HealthProbeBindAddress = "0"
 	mgr, err := ctrl.NewManager(cfg, o.ManagerOptions(base))
 	if err != nil {
-		return nil, fmt.Errorf("create manager: %w", err)
+		return nil, nil, fmt.Errorf("create manager: %w", err)
 	}
 	if err := Setup(ctx, mgr, o); err != nil {
-		return nil, fmt.Errorf("set up the operator: %w", err)
+		return nil, nil, fmt.Errorf("set up the operator: %w", err)
 	}
 	done := make(chan error, 1)
 	go func() { done <- mgr.Start(ctx) }()
@@ -177,19 +181,16 @@ func startManager(ctx context.Context, cfg *rest.Config, scheme *runtime.Scheme,
 	synced, cancelWait := context.WithTimeout(ctx, 30*time.Second)
 	defer cancelWait()
 	if !mgr.GetCache().WaitForCacheSync(synced) {
-		return nil, errors.New("the manager's caches did not sync")
-	}
-	if base.WebhookServer == nil {
-		return done, nil
+		return nil, nil, errors.New("the manager's caches did not sync")
 	}
 	started := mgr.GetWebhookServer().StartedChecker()
 	for started(nil) != nil {
 		if synced.Err() != nil {
-			return nil, errors.New("the webhook server did not start")
+			return nil, nil, errors.New("the webhook server did not start")
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
-	return done, nil
+	return mgr, done, nil
 }
 
 // impersonate is cfg acting as user, who is then subject to RBAC.

@@ -107,3 +107,59 @@ Secret cert-manager wrote, or the other way round.
 {{- define "llmroute.quantity" -}}
 {{- if kindIs "invalid" . }}{{ else }}{{ toString . }}{{ end }}
 {{- end }}
+
+{{/*
+The operator's rules, the same as config/rbac/role.yaml's (generated from the
++kubebuilder:rbac markers; hack/charttest checks that they match).
+*/}}
+{{- define "llmroute.managerRules" }}
+- apiGroups:
+  - ""
+  resources:
+  - configmaps
+  - secrets
+  verbs:
+  - create
+  - get
+  - list
+  - patch
+  - update
+  - watch
+# The LLMRoute webhook asks whether a route's author may read the Secrets
+# it references.
+- apiGroups:
+  - authorization.k8s.io
+  resources:
+  - localsubjectaccessreviews
+  verbs:
+  - create
+- apiGroups:
+  - events.k8s.io
+  resources:
+  - events
+  verbs:
+  - create
+  - patch
+- apiGroups:
+  - llm.osmen.ai
+  resources:
+  - llmroutes
+  verbs:
+  - get
+  - list
+  - watch
+- apiGroups:
+  - llm.osmen.ai
+  resources:
+  - llmroutes/finalizers
+  verbs:
+  - update
+- apiGroups:
+  - llm.osmen.ai
+  resources:
+  - llmroutes/status
+  verbs:
+  - get
+  - patch
+  - update
+{{- end }}
