@@ -31,10 +31,13 @@ import (
 )
 
 // The objectSelector keeps every unlabelled pod away from the webhook, so the
-// cluster's other pods never depend on the operator being up. For labelled
-// pods failurePolicy is Fail: a pod admitted without its sidecar would send
-// its LLM calls to a port nobody listens on.
-// +kubebuilder:webhook:path=/mutate--v1-pod,mutating=true,failurePolicy=fail,sideEffects=None,groups="",resources=pods,verbs=create,versions=v1,name=sidecar-injector.llm.osmen.ai,admissionReviewVersions=v1,reinvocationPolicy=Never,timeoutSeconds=10,patch=`{"objectSelector":{"matchExpressions":[{"key":"llm.osmen.ai/route","operator":"Exists"}]}}`
+// cluster's other pods never depend on the operator being up; the
+// namespaceSelector keeps the operator's own namespace (its pods would wait
+// for themselves; config/default keeps the name in step with its namespace)
+// and kube-system away too. For labelled pods failurePolicy is Fail: a pod
+// admitted without its sidecar would send its LLM calls to a port nobody
+// listens on.
+// +kubebuilder:webhook:path=/mutate--v1-pod,mutating=true,failurePolicy=fail,sideEffects=None,groups="",resources=pods,verbs=create,versions=v1,name=sidecar-injector.llm.osmen.ai,admissionReviewVersions=v1,reinvocationPolicy=Never,timeoutSeconds=10,matchPolicy=Equivalent,patch=`{"objectSelector":{"matchExpressions":[{"key":"llm.osmen.ai/route","operator":"Exists"}]},"namespaceSelector":{"matchExpressions":[{"key":"kubernetes.io/metadata.name","operator":"NotIn","values":["llmroute-system","kube-system"]}]}}`
 
 // PodInjector is the pod mutating webhook: it looks up the LLMRoute a pod's
 // RouteLabel names and hands the rest to InjectSidecar.
