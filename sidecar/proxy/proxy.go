@@ -1,8 +1,9 @@
 // Package proxy is the sidecar's request path: it routes each LLM call by
 // model to an ordered list of providers, retries transient failures with
 // backoff under a sidecar-wide retry budget, skips providers whose circuit
-// breaker is open, translates between the OpenAI and Anthropic formats when a
-// fallback crosses them, and relays streams event by event.
+// breaker is open, translates between the API formats when a fallback
+// crosses them, and relays streams event by event. Every other call the
+// app's SDK makes passes through to one provider with its credentials.
 package proxy
 
 import (
@@ -11,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -127,22 +129,23 @@ func (px *Proxy) Config() *config.Config { return px.route.Load().cfg }
 // Metrics returns the proxy's metrics.
 func (px *Proxy) Metrics() *metrics.Metrics { return px.metrics }
 
-// ServeHTTP dispatches the LLM endpoints.
+// ServeHTTP routes the LLM APIs (POST to the chat completions, Messages,
+// Responses, completions and embeddings paths), answers the OpenAI family's
+// model list from the config, and passes every other call under /v1/
+// through to a provider of the caller's family.
 func (px *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch r.URL.Path {
-	case "/v1/chat/completions":
-		px.serveLLM(w, r, chatCompletions)
-	case "/v1/messages":
-		px.serveLLM(w, r, messages)
-	case "/v1/completions":
-		px.serveLLM(w, r, completions)
-	case "/v1/embeddings":
-		px.serveLLM(w, r, embeddings)
-	case "/v1/models":
+	path := r.URL.Path
+	if f, ok := routedPaths[path]; ok && r.Method == http.MethodPost {
+		px.serveLLM(w, r, f)
+		return
+	}
+	switch {
+	case path == "/v1/models" && r.Method == http.MethodGet && r.Header.Get("Anthropic-Version") == "":
 		px.serveModels(w, r)
+	case strings.HasPrefix(path, "/v1/"):
+		px.passThrough(w, r)
 	default:
-		writeError(w, formatForPath(r.URL.Path), http.StatusNotFound, "not_found_error", "unknown_url",
-			"llmroute serves POST /v1/chat/completions, /v1/messages, /v1/completions, /v1/embeddings and GET /v1/models; not "+r.Method+" "+r.URL.Path)
+		px.notFound(w, r)
 	}
 }
 
