@@ -250,7 +250,8 @@ func TestWrite(t *testing.T) {
 		t.Error("an unchanged config was written again")
 	}
 
-	// A rotated key and a dropped provider: updated in place, no stale key.
+	// A rotated key and a dropped provider: updated in place, no stale key,
+	// and a new hash, as the keys Secret's version changed.
 	oldHash := route.Status.ConfigHash
 	st.keys = map[string][]byte{"claude": []byte("sk-2")}
 	if err := f.r.write(ctx, route, st); err != nil {
@@ -316,25 +317,39 @@ func TestWriteRefusesForeignObject(t *testing.T) {
 
 func TestConfigHash(t *testing.T) {
 	cfg := []byte(`{"version":1}`)
-	h := configHash(cfg, map[string][]byte{"a": []byte("k1"), "b": []byte("k2")})
+	keys := func(uid, rv, key string) *corev1.Secret {
+		return &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{UID: types.UID(uid), ResourceVersion: rv},
+			Data:       map[string][]byte{"openai": []byte(key)},
+		}
+	}
+	h := configHash(cfg, keys("u1", "7", "sk-1"))
 	if !regexp.MustCompile(`^[0-9a-f]{16}$`).MatchString(h) {
 		t.Fatalf("hash %q is not 16 hex digits", h)
 	}
-	for i := 0; i < 20; i++ { // map order must not matter
-		if configHash(cfg, map[string][]byte{"b": []byte("k2"), "a": []byte("k1")}) != h {
-			t.Fatal("hash depends on map order")
-		}
-	}
 	differs := map[string]string{
-		"config":          configHash([]byte(`{"version":2}`), map[string][]byte{"a": []byte("k1"), "b": []byte("k2")}),
-		"key value":       configHash(cfg, map[string][]byte{"a": []byte("k1"), "b": []byte("k3")}),
-		"provider name":   configHash(cfg, map[string][]byte{"a": []byte("k1"), "c": []byte("k2")}),
-		"name/key border": configHash(cfg, map[string][]byte{"ak": []byte("1"), "b": []byte("k2")}),
+		"config":                         configHash([]byte(`{"version":2}`), keys("u1", "7", "sk-1")),
+		"keys Secret rewritten":          configHash(cfg, keys("u1", "8", "sk-1")),
+		"keys Secret deleted, recreated": configHash(cfg, keys("u2", "7", "sk-1")),
+		"uid/resourceVersion border":     configHash(cfg, keys("u17", "", "sk-1")),
 	}
 	for what, got := range differs {
 		if got == h {
 			t.Errorf("a change of %s leaves the hash unchanged", what)
 		}
+	}
+}
+
+// TestConfigHashNeverFromKeys guards the status and events against carrying
+// anything computed from key bytes: a short key could be guessed offline
+// from its hash.
+func TestConfigHashNeverFromKeys(t *testing.T) {
+	cfg := []byte(`{"version":1}`)
+	a := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{UID: "u1", ResourceVersion: "7"}, Data: map[string][]byte{"openai": []byte("sk-1")}}
+	b := a.DeepCopy()
+	b.Data["openai"] = []byte("sk-2")
+	if configHash(cfg, a) != configHash(cfg, b) {
+		t.Error("the hash depends on the key bytes")
 	}
 }
 

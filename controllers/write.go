@@ -21,8 +21,6 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"fmt"
-	"maps"
-	"slices"
 
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -75,7 +73,7 @@ func (r *LLMRouteReconciler) write(ctx context.Context, route *llmv1alpha1.LLMRo
 	}
 
 	st.written = true
-	route.Status.ConfigHash = configHash(st.config, st.keys)
+	route.Status.ConfigHash = configHash(st.config, secret)
 	return nil
 }
 
@@ -86,18 +84,20 @@ func setManagedLabels(m *metav1.ObjectMeta) {
 	m.Labels[ManagedByLabel] = ManagedByValue
 }
 
-// configHash is a short hash of everything the sidecars load, config and
-// keys: it changes when they would see a change, and reveals no key.
-func configHash(config []byte, keys map[string][]byte) string {
+// configHash is a short hash of what the sidecars load: the rendered config,
+// and the keys Secret by identity and version (uid and resourceVersion),
+// never by content. A hash of key bytes, shown in status and events, would
+// let anyone who may read a route guess a short key offline. The keys
+// Secret's resourceVersion changes whenever it is written, which the
+// operator does when the keys change (and to repair a hand edit), so the hash
+// still changes whenever the sidecars' files do.
+func configHash(config []byte, keys metav1.Object) string {
 	h := sha256.New()
 	h.Write(config)
-	for _, name := range slices.Sorted(maps.Keys(keys)) {
-		// NUL separators: no name or key contains one, so no two key sets
-		// hash the same input.
-		h.Write([]byte{0})
-		h.Write([]byte(name))
-		h.Write([]byte{0})
-		h.Write(keys[name])
-	}
+	// NUL separators: neither a uid nor a resourceVersion contains one.
+	h.Write([]byte{0})
+	h.Write([]byte(keys.GetUID()))
+	h.Write([]byte{0})
+	h.Write([]byte(keys.GetResourceVersion()))
 	return hex.EncodeToString(h.Sum(nil))[:16]
 }

@@ -448,7 +448,8 @@ type LLMRouteStatus struct {
 	// +patchMergeKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 
-	// configHash is a hash of the rendered sidecar configuration and keys; it
+	// configHash is a hash of the rendered sidecar configuration and of the
+	// keys Secret's uid and resourceVersion (never of the keys themselves); it
 	// changes whenever what the sidecars load changes.
 	// +optional
 	ConfigHash string `json:"configHash,omitempty"`
