@@ -58,6 +58,11 @@ type LLMRouteReconciler struct {
 // waits before it tries again.
 const staleRequeueDelay = 200 * time.Millisecond
 
+// conflictRecheckInterval is how often a route in Conflict looks again: the
+// object in the way may be one the cache does not hold (a ConfigMap without
+// the operator's label), so its removal brings no event.
+const conflictRecheckInterval = 30 * time.Second
+
 // routeState is what one reconcile learns, handed from step to step.
 type routeState struct {
 	// config is the rendered config.json; nil when the spec did not render.
@@ -67,6 +72,9 @@ type routeState struct {
 	keys map[string][]byte
 	// written is set once the ConfigMap and Secret hold config and keys.
 	written bool
+	// conflict, when set, says which object of the route's names exists
+	// without this route as its controller, so nothing was written.
+	conflict string
 	// cause is the reason of the first condition that keeps the route from
 	// being Ready, for the event that says so.
 	cause string
@@ -123,6 +131,9 @@ func (r *LLMRouteReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 		if err := step(ctx, route, st); err != nil {
 			return ctrl.Result{}, err
 		}
+	}
+	if st.conflict != "" {
+		return ctrl.Result{RequeueAfter: conflictRecheckInterval}, nil
 	}
 	return ctrl.Result{}, nil
 }

@@ -300,18 +300,114 @@ func TestWriteSkipsUntilResolved(t *testing.T) {
 	}
 }
 
-// TestWriteRefusesForeignObject guards against taking over a ConfigMap that
-// another controller owns and happens to have our name.
-func TestWriteRefusesForeignObject(t *testing.T) {
+// TestWriteLeavesForeignObjectsAlone guards against taking over an object
+// of the route's names that the route does not control: CreateOrUpdate with
+// SetControllerReference adopted anything without a controller, and garbage
+// collection then deleted it with the route.
+func TestWriteLeavesForeignObjectsAlone(t *testing.T) {
 	route := newRoute("chat", keyed("openai", "creds"))
-	foreign := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
-		Name: "llmroute-chat", Namespace: testNS,
-		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "other", UID: "uid-other", Controller: new(true)}},
-	}}
-	f := newFixture(t, nil, route, foreign)
-	err := f.r.write(context.Background(), route, &routeState{config: []byte("{}"), keys: map[string][]byte{}})
-	if err == nil || !strings.Contains(err.Error(), "ConfigMap agents/llmroute-chat") {
-		t.Fatalf("error = %v, want one naming the ConfigMap", err)
+	controlled := func(kind, name, uid string) []metav1.OwnerReference {
+		return []metav1.OwnerReference{{APIVersion: "v1", Kind: kind, Name: name, UID: types.UID(uid), Controller: new(true)}}
+	}
+	tests := []struct {
+		name     string
+		existing []client.Object
+		wantMsg  []string
+	}{
+		{
+			name:     "a ConfigMap without a controller",
+			existing: []client.Object{&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "llmroute-chat", Namespace: testNS}, Data: map[string]string{"app": "settings"}}},
+			wantMsg:  []string{`ConfigMap "llmroute-chat" exists and has no controller`, "left untouched"},
+		},
+		{
+			name: "a ConfigMap another controller owns",
+			existing: []client.Object{&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "llmroute-chat", Namespace: testNS,
+				OwnerReferences: controlled("Deployment", "other", "uid-other")}}},
+			wantMsg: []string{`ConfigMap "llmroute-chat" exists and is controlled by Deployment "other"`},
+		},
+		{
+			name: "a keys Secret left by an earlier route of the same name",
+			existing: []client.Object{&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "llmroute-chat-keys", Namespace: testNS,
+				OwnerReferences: controlled("LLMRoute", "chat", "uid-earlier")}}},
+			wantMsg: []string{`Secret "llmroute-chat-keys" exists and is controlled by LLMRoute "chat" (uid uid-earlier)`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, nil, append([]client.Object{route}, tt.existing...)...)
+			before := map[string]client.Object{}
+			for _, obj := range tt.existing {
+				live := obj.DeepCopyObject().(client.Object)
+				f.get(t, live, obj.GetName())
+				before[obj.GetName()] = live
+			}
+			st := &routeState{config: []byte("{}"), keys: map[string][]byte{"openai": []byte("sk")}}
+			if err := f.r.write(context.Background(), route, st); err != nil {
+				t.Fatalf("a conflict is a condition, not an error to retry with backoff: %v", err)
+			}
+			for _, w := range tt.wantMsg {
+				if !strings.Contains(st.conflict, w) {
+					t.Errorf("conflict %q does not contain %q", st.conflict, w)
+				}
+			}
+			if st.written || route.Status.ConfigHash != "" {
+				t.Error("reported as written")
+			}
+			for name, was := range before {
+				now := was.DeepCopyObject().(client.Object)
+				f.get(t, now, name)
+				if !equality.Semantic.DeepEqual(now, was) {
+					t.Errorf("%s was changed:\n%+v\nwas\n%+v", name, now, was)
+				}
+			}
+			// Neither object is written while one is in the way.
+			for _, obj := range []client.Object{&corev1.ConfigMap{}, &corev1.Secret{}} {
+				name := ConfigMapName("chat")
+				if _, ok := obj.(*corev1.Secret); ok {
+					name = KeysSecretName("chat")
+				}
+				if _, existed := before[name]; existed {
+					continue
+				}
+				err := f.client.Get(context.Background(), client.ObjectKey{Namespace: testNS, Name: name}, obj)
+				if !apierrors.IsNotFound(err) {
+					t.Errorf("%s written beside the conflicting object: %v", name, err)
+				}
+			}
+		})
+	}
+}
+
+// TestReconcileConflict: the route says Ready=False, reason Conflict, naming
+// the object, once per transition, and looks again later.
+func TestReconcileConflict(t *testing.T) {
+	route := newRoute("chat", keyed("openai", "creds"))
+	foreign := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "llmroute-chat", Namespace: testNS}}
+	f := newFixture(t, nil, route, foreign, newSecret("creds", map[string]string{"api-key": "sk"}))
+	res, err := f.r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: testNS, Name: "chat"}})
+	if err != nil || res.RequeueAfter != conflictRecheckInterval {
+		t.Fatalf("Reconcile = %+v, %v; want a quiet recheck after %s", res, err, conflictRecheckInterval)
+	}
+	got := &llmv1alpha1.LLMRoute{}
+	f.get(t, got, "chat")
+	assertCondition(t, got, llmv1alpha1.ConditionAccepted, metav1.ConditionTrue, llmv1alpha1.ReasonRendered)
+	assertCondition(t, got, llmv1alpha1.ConditionResolvedRefs, metav1.ConditionTrue, llmv1alpha1.ReasonSecretsResolved)
+	assertCondition(t, got, llmv1alpha1.ConditionReady, metav1.ConditionFalse, llmv1alpha1.ReasonConflict, `ConfigMap "llmroute-chat"`)
+	wantEvents(t, f, `Warning Conflict Not ready: ConfigMap "llmroute-chat" exists`)
+
+	// Gone: the next look writes both.
+	if err := f.client.Delete(context.Background(), foreign); err != nil {
+		t.Fatal(err)
+	}
+	got, err = reconcileRoute(t, f, "chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertCondition(t, got, llmv1alpha1.ConditionReady, metav1.ConditionTrue, llmv1alpha1.ReasonConfigWritten)
+	var cm corev1.ConfigMap
+	f.get(t, &cm, "llmroute-chat")
+	if !metav1.IsControlledBy(&cm, got) {
+		t.Error("the ConfigMap written after the conflict is not the route's")
 	}
 }
 

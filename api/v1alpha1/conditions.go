@@ -46,4 +46,8 @@ const (
 	ReasonConfigWritten = "ConfigWritten"
 	// ReasonNotReady (Ready=False): Accepted or ResolvedRefs is not True.
 	ReasonNotReady = "NotReady"
+	// ReasonConflict (Ready=False): the ConfigMap or keys Secret the route
+	// renders to exists and is not controlled by the route; it is left
+	// untouched.
+	ReasonConflict = "Conflict"
 )
