@@ -17,8 +17,11 @@ limitations under the License.
 package controllers
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strings"
@@ -141,6 +144,41 @@ func TestResolveKeys(t *testing.T) {
 			secrets:    []client.Object{newSecret("creds", map[string]string{"api-key": " \n"})},
 			wantStatus: metav1.ConditionFalse, wantReason: llmv1alpha1.ReasonSecretKeyMissing,
 			wantMsg: []string{`has an empty key "api-key"`},
+		},
+		{
+			name:       "surrounding whitespace is trimmed, as the sidecar does",
+			providers:  []llmv1alpha1.Provider{keyed("openai", "creds")},
+			secrets:    []client.Object{newSecret("creds", map[string]string{"api-key": "\u00a0\tsk-1 \r\n"})},
+			wantStatus: metav1.ConditionTrue, wantReason: llmv1alpha1.ReasonSecretsResolved,
+			wantKeys: map[string]string{"openai": "\u00a0\tsk-1 \r\n"},
+		},
+		{
+			name:       "a line break inside the key",
+			providers:  []llmv1alpha1.Provider{keyed("openai", "creds")},
+			secrets:    []client.Object{newSecret("creds", map[string]string{"api-key": "sk-1\nsk-2\n"})},
+			wantStatus: metav1.ConditionFalse, wantReason: llmv1alpha1.ReasonSecretKeyInvalid,
+			wantMsg: []string{`key "api-key" of Secret "creds" in namespace "agents" (provider "openai") holds a line break`, "HTTP header"},
+		},
+		{
+			name:       "a control character",
+			providers:  []llmv1alpha1.Provider{keyed("openai", "creds")},
+			secrets:    []client.Object{newSecret("creds", map[string]string{"api-key": "sk-\x001"})},
+			wantStatus: metav1.ConditionFalse, wantReason: llmv1alpha1.ReasonSecretKeyInvalid,
+			wantMsg: []string{"holds a control character"},
+		},
+		{
+			name:       "a tab inside",
+			providers:  []llmv1alpha1.Provider{keyed("openai", "creds")},
+			secrets:    []client.Object{newSecret("creds", map[string]string{"api-key": "sk-\t1"})},
+			wantStatus: metav1.ConditionFalse, wantReason: llmv1alpha1.ReasonSecretKeyInvalid,
+			wantMsg: []string{"holds a control character"},
+		},
+		{
+			name:       "a zero-width space pasted inside",
+			providers:  []llmv1alpha1.Provider{keyed("openai", "creds")},
+			secrets:    []client.Object{newSecret("creds", map[string]string{"api-key": "sk-\u200b1"})},
+			wantStatus: metav1.ConditionFalse, wantReason: llmv1alpha1.ReasonSecretKeyInvalid,
+			wantMsg: []string{"holds a non-ASCII character"},
 		},
 		{
 			name:       "every problem reported, a missing Secret gives the reason",
@@ -670,5 +708,49 @@ func wantEvents(t *testing.T, f *fixture, prefixes ...string) {
 		if !strings.HasPrefix(got[i], p) {
 			t.Errorf("event %q does not start with %q", got[i], p)
 		}
+	}
+}
+
+// TestResolveKeysNeverShowsTheKey guards the condition (and so the events)
+// against quoting any part of a refused key.
+func TestResolveKeysNeverShowsTheKey(t *testing.T) {
+	for _, key := range []string{"sk-SECRETPART\nSECONDPART", "sk-SECRETPART\x00", "sk-SECRETPART\u00e9"} {
+		f := newFixture(t, nil, newSecret("creds", map[string]string{"api-key": key}))
+		route := newRoute("chat", keyed("openai", "creds"))
+		if err := f.r.resolveKeys(context.Background(), route, &routeState{}); err != nil {
+			t.Fatal(err)
+		}
+		c := meta.FindStatusCondition(route.Status.Conditions, llmv1alpha1.ConditionResolvedRefs)
+		if c == nil || c.Reason != llmv1alpha1.ReasonSecretKeyInvalid {
+			t.Fatalf("ResolvedRefs = %+v", c)
+		}
+		if strings.Contains(c.Message, "SECRETPART") || strings.Contains(c.Message, "SECONDPART") {
+			t.Errorf("the message shows the key: %q", c.Message)
+		}
+	}
+}
+
+// TestHeaderUnsafeAgreesWithNetHTTP guards the other side: every key the
+// operator accepts, Go's HTTP client sends. A key it refuses would fail every
+// attempt as if the connection broke.
+func TestHeaderUnsafeAgreesWithNetHTTP(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	for b := 0; b < 256; b++ {
+		key := []byte{'s', 'k', '-', byte(b), '1'}
+		if headerUnsafe(key) != "" {
+			continue
+		}
+		req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+string(bytes.TrimSpace(key)))
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Errorf("byte %#x: accepted by the operator, refused by net/http: %v", b, err)
+			continue
+		}
+		resp.Body.Close()
 	}
 }
