@@ -69,6 +69,11 @@ app.kubernetes.io/component: controller-manager
 {{- printf "%s:%s" $repo $tag }}
 {{- end }}
 
+{{/* The leader-election Lease: the manager's LeaderElectionID (main.go). */}}
+{{- define "llmroute.leaseName" -}}
+llmroute.llm.osmen.ai
+{{- end }}
+
 {{/* Whether the manager runs with --leader-elect. */}}
 {{- define "llmroute.leaderElect" -}}
 {{- if or .Values.leaderElection.enabled (gt (int .Values.replicaCount) 1) }}true{{ end }}
