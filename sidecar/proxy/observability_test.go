@@ -3,10 +3,10 @@ package proxy
 import (
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
-	"log/slog"
 	"strings"
 	"testing"
 	"time"
