@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -113,14 +114,34 @@ func (px *Proxy) Reload(cfg *config.Config) error {
 }
 
 // ReloadFile loads a config file and reloads it; a file that does not load
-// counts as a failed reload like a config that does not compile.
-func (px *Proxy) ReloadFile(file string) (*config.Config, error) {
+// counts as a failed reload like a config that does not compile. It returns
+// the config read even when it could not be applied (a key file it names is
+// missing), and what the reload changed: "config", "key of <provider>".
+func (px *Proxy) ReloadFile(file string) (*config.Config, []string, error) {
 	cfg, err := config.Load(file)
 	if err != nil {
 		px.metrics.Reloads.WithLabelValues("failure").Inc()
-		return nil, err
+		return nil, nil, err
 	}
-	return cfg, px.Reload(cfg)
+	prev := px.route.Load()
+	if err := px.Reload(cfg); err != nil {
+		return cfg, nil, err
+	}
+	return cfg, changes(prev, px.route.Load()), nil
+}
+
+// changes says what a reload changed, for its log line; never the keys.
+func changes(prev, next *route) []string {
+	var changed []string
+	if !reflect.DeepEqual(prev.cfg, next.cfg) {
+		changed = append(changed, "config")
+	}
+	for _, pc := range next.cfg.Providers {
+		if old := prev.provider(pc.Name); old != nil && old.auth != next.providers[pc.Name].auth {
+			changed = append(changed, "key of "+pc.Name)
+		}
+	}
+	return changed
 }
 
 // Config returns the config being served.

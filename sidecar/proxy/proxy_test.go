@@ -18,6 +18,9 @@ import (
 
 	"github.com/osmen-ai/llmroute/hack/mockllm/mock"
 	"github.com/osmen-ai/llmroute/sidecar/config"
+	"os"
+	"path/filepath"
+	"reflect"
 )
 
 func TestMain(m *testing.M) {
@@ -665,4 +668,42 @@ func TestUntranslatableRequest(t *testing.T) {
 			t.Errorf("error code %v", e["code"])
 		}
 	})
+}
+
+// A reload says what changed — the config, or which provider's key — and
+// never the key itself; a key-only change used to log "Config reloaded"
+// with the config file's name.
+func TestReloadFileSaysWhatChanged(t *testing.T) {
+	dir := t.TempDir()
+	file, key := filepath.Join(dir, "config.json"), filepath.Join(dir, "openai")
+	write := func(name, content string) {
+		if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(key, "sk-old")
+	cfgText := `{"providers":[{"name":"openai","type":"OpenAI","apiKeyFile":"` + key + `"}],"rules":[{"backends":["openai"]}]%s}`
+	write(file, fmt.Sprintf(cfgText, ""))
+	cfg, err := config.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	px, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		file, content string
+		want          []string
+	}{
+		{key, "sk-new\n", []string{"key of openai"}},
+		{file, fmt.Sprintf(cfgText, `,"retry":{"attempts":2}`), []string{"config"}},
+		{file, fmt.Sprintf(cfgText, `,"retry":{"attempts":2}`), nil},
+	} {
+		write(step.file, step.content)
+		_, changed, err := px.ReloadFile(file)
+		if err != nil || !reflect.DeepEqual(changed, step.want) {
+			t.Errorf("after writing %s: changed %q, %v; want %q", filepath.Base(step.file), changed, err, step.want)
+		}
+	}
 }
