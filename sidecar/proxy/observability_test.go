@@ -230,3 +230,37 @@ func TestAdminEndpoints(t *testing.T) {
 		t.Error("the admin listener must not proxy")
 	}
 }
+
+// /debug/ shows the route's providers: for the pod itself (or kubectl
+// port-forward), not for every pod of the cluster that can reach :9089; and
+// never a credential a base URL may carry in its query string.
+func TestDebugEndpointsLoopbackOnly(t *testing.T) {
+	h := newHarness(t, []upstream{openaiUp("openai", mock.Faults{})}, func(c *config.Config) {
+		c.Providers[0].BaseURL += "?api-key=sk-in-the-url"
+	})
+	admin := h.px.Admin(nil)
+	for _, tt := range []struct {
+		remote string
+		want   int
+	}{{"127.0.0.1:5000", 200}, {"[::1]:5000", 200}, {"198.18.0.7:5000", 403}} {
+		r := httptest.NewRequest(http.MethodGet, "/debug/providers", nil)
+		r.RemoteAddr = tt.remote
+		w := httptest.NewRecorder()
+		admin.ServeHTTP(w, r)
+		if w.Code != tt.want {
+			t.Errorf("from %s: %d, want %d", tt.remote, w.Code, tt.want)
+		}
+		if strings.Contains(w.Body.String(), "sk-in-the-url") {
+			t.Errorf("from %s: the base URL's query string is shown: %s", tt.remote, w.Body.String())
+		}
+	}
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+		r := httptest.NewRequest(http.MethodGet, path, nil)
+		r.RemoteAddr = "198.18.0.7:5000" // the kubelet and Prometheus come from the pod network
+		w := httptest.NewRecorder()
+		admin.ServeHTTP(w, r)
+		if w.Code != 200 {
+			t.Errorf("%s from the pod network: %d", path, w.Code)
+		}
+	}
+}

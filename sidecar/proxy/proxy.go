@@ -35,8 +35,14 @@ type Options struct {
 	Log logr.Logger
 	// Metrics records what the proxy does. nil means metrics.New().
 	Metrics *metrics.Metrics
-	// MaxBodyBytes limits request bodies. 0 means DefaultMaxBodyBytes.
+	// MaxBodyBytes limits request bodies (larger ones get 413) and the
+	// responses held whole for a retry or a translation (larger ones are
+	// relayed as they arrive). 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MaxBufferedBytes bounds the bytes buffered across all requests at
+	// once; over it requests are shed with 503 and Retry-After, and responses
+	// relayed as they arrive. 0 means DefaultMaxBufferedBytes.
+	MaxBufferedBytes int64
 	// Now is the clock for the retry budget, rate limits and Retry-After dates.
 	// nil means time.Now.
 	Now func() time.Time
@@ -53,6 +59,7 @@ type Proxy struct {
 	log       logr.Logger
 	metrics   *metrics.Metrics
 	maxBody   int64
+	memory    memoryBudget
 	now       func() time.Time
 	sleep     func(context.Context, time.Duration) error
 	rand      func() float64
@@ -80,6 +87,10 @@ func New(cfg *config.Config, o Options) (*Proxy, error) {
 	}
 	if px.maxBody <= 0 {
 		px.maxBody = DefaultMaxBodyBytes
+	}
+	px.memory.limit = o.MaxBufferedBytes
+	if px.memory.limit <= 0 {
+		px.memory.limit = DefaultMaxBufferedBytes
 	}
 	if px.now == nil {
 		px.now = time.Now
