@@ -92,15 +92,19 @@ func (c *cluster) saveState() error {
 	return os.WriteFile(c.statePath(), b, 0o600)
 }
 
+// lockFile is machine-wide, whatever the state directory: the node's names,
+// addresses and cgroups are.
+const lockFile = "/run/lock/llmroute-e2e.lock"
+
 // lock makes sure one run at a time uses the node's names and addresses.
 func (c *cluster) lock() (func(), error) {
-	f, err := os.OpenFile(c.state+".lock", os.O_CREATE|os.O_RDWR, 0o600)
+	f, err := os.OpenFile(lockFile, os.O_CREATE|os.O_RDWR, 0o600)
 	if err != nil {
 		return nil, err
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("another run holds %s.lock: one node at a time", c.state)
+		return nil, fmt.Errorf("another run holds %s: one node at a time on a machine", lockFile)
 	}
 	return func() { f.Close() }, nil
 }
