@@ -211,14 +211,17 @@ $(LOCALBIN):
 	mkdir -p $(LOCALBIN)
 
 $(CONTROLLER_GEN): | $(LOCALBIN)
+	@echo "building controller-gen $(CONTROLLER_GEN_VERSION) (about a minute the first time)..."
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/controller-tools/cmd/controller-gen@$(CONTROLLER_GEN_VERSION)
 	mv $(LOCALBIN)/controller-gen $@
 
 $(KUSTOMIZE): | $(LOCALBIN)
+	@echo "building kustomize $(KUSTOMIZE_VERSION) (about a minute the first time)..."
 	GOBIN=$(LOCALBIN) go install sigs.k8s.io/kustomize/kustomize/v5@$(KUSTOMIZE_VERSION)
 	mv $(LOCALBIN)/kustomize $@
 
 $(GOLANGCI_LINT): | $(LOCALBIN)
+	@echo "building golangci-lint $(GOLANGCI_LINT_VERSION) (several minutes the first time)..."
 	GOBIN=$(LOCALBIN) go install github.com/golangci/golangci-lint/v2/cmd/golangci-lint@$(GOLANGCI_LINT_VERSION)
 	mv $(LOCALBIN)/golangci-lint $@
 
@@ -233,5 +236,6 @@ HELM_LDFLAGS = -s -w \
 	-X helm.sh/helm/v3/pkg/lint/rules.k8sVersionMinor=$(HELM_KUBE_MINOR)
 
 $(HELM): | $(LOCALBIN)
+	@echo "building helm $(HELM_VERSION) (2 to 4 minutes the first time)..."
 	GOBIN=$(LOCALBIN) go install -ldflags "$(HELM_LDFLAGS)" helm.sh/helm/v3/cmd/helm@$(HELM_VERSION)
 	mv $(LOCALBIN)/helm $@
