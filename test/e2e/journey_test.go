@@ -472,6 +472,7 @@ func (s *suite) editRoute(t *testing.T) {
 	took = s.waitServedBy(t, "openai", 90*time.Second)
 	t.Logf("order restored: calls followed after %s", took.Round(100*time.Millisecond))
 
+	s.reloads += 2
 	sum := stop()
 	if sum.Calls < 10 || sum.Failures > 0 || sum.ByProvider["claude"] == 0 {
 		t.Errorf("trickle through the edits: %d calls, %d failed, by provider %v: want no failure and calls on both orders",
@@ -518,9 +519,11 @@ stringData: {api-key: %s}
 	t.Logf("rotation: keys Secret updated after %s, the sidecar sent the new key after %s",
 		operator.Round(100*time.Millisecond), took.Round(100*time.Millisecond))
 
-	// ...then only the new one.
+	s.reloads++
+
+	// ...then only the new one, for ten more calls.
 	s.mock(t, "openai", http.MethodPut, "/mock/keys", map[string]any{"keys": []string{openAIRotatedKey}}, nil)
-	time.Sleep(3 * time.Second)
+	s.waitMoreCalls(t, 10)
 	sum := stop()
 	for _, r := range sum.Results {
 		if r.OK && (r.Provider != "openai" || r.Attempts != 1) {
@@ -684,12 +687,14 @@ func (s *suite) sidecarMetrics(t *testing.T) {
 	if v := sum(m, "llmroute_upstream_attempts_total", `provider="openai"`, `outcome="server_error"`); v < 3 {
 		t.Errorf("llmroute_upstream_attempts_total{provider=openai,outcome=server_error} is %v, want the outage's 503s", v)
 	}
-	if v := sum(m, "llmroute_config_reloads_total", `result="success"`); v < 3 {
-		t.Errorf("llmroute_config_reloads_total{result=success} is %v, want the route edits and the key rotation", v)
+	if v := sum(m, "llmroute_config_reloads_total", `result="success"`); v < float64(s.reloads) {
+		t.Errorf("llmroute_config_reloads_total{result=success} is %v, want at least the %d reloads the route edits and the key rotation caused", v, s.reloads)
 	}
 	if v := sum(m, "gen_ai_client_operation_duration_seconds_count"); v < float64(s.calls) {
 		t.Errorf("gen_ai_client_operation_duration_seconds_count is %v, want at least %d", v, s.calls)
 	}
+	// What the sidecar's log says, as kubectl logs shows it.
+	s.kubectl(t, "logs", appPod, "--namespace", appNS, "--container", "llmroute-sidecar", "--tail", "8")
 }
 
 func (s *suite) deleteRoute(t *testing.T) {

@@ -73,9 +73,10 @@ type suite struct {
 	// cr reads and writes LLMRoutes as the API's Go types.
 	cr client.Client
 
-	appIP string            // the app pod's IP
-	mocks map[string]string // mock provider name -> its pod's base URL
-	calls int               // calls the app made through its sidecar, as the suite counted them
+	appIP   string            // the app pod's IP
+	mocks   map[string]string // mock provider name -> its pod's base URL
+	calls   int               // calls the app made through its sidecar, as the suite counted them
+	reloads int               // reloads of the sidecar's config the suite saw take effect
 }
 
 func newSuite(t *testing.T) *suite {
@@ -276,6 +277,25 @@ func (s *suite) lastTrickle() (appapi.Result, error) {
 		return appapi.Result{}, fmt.Errorf("no call yet")
 	}
 	return sum.Results[len(sum.Results)-1], nil
+}
+
+// waitMoreCalls waits until the running trickle has made n more calls.
+func (s *suite) waitMoreCalls(t *testing.T, n int) {
+	t.Helper()
+	var sum appapi.Trickle
+	if err := httpJSON(http.MethodGet, s.app("/trickle"), nil, &sum); err != nil {
+		t.Fatal(err)
+	}
+	want := sum.Calls + n
+	eventually(t, fmt.Sprintf("%d more calls", n), time.Minute, func() error {
+		if err := httpJSON(http.MethodGet, s.app("/trickle"), nil, &sum); err != nil {
+			return err
+		}
+		if sum.Calls < want {
+			return fmt.Errorf("%d calls so far, want %d", sum.Calls, want)
+		}
+		return nil
+	})
 }
 
 // mock sends a control request to a mock provider's pod.
