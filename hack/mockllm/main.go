@@ -99,6 +99,7 @@ func main() {
 	flag.BoolVar(&f.HangHeaders, "hang", false, "never send headers; hold requests until the client gives up")
 	flag.IntVar(&f.StreamCutAfter, "stream-cut-after", 0, "cut streams after `N` events, before their terminating event")
 	flag.BoolVar(&f.StreamErrorBeforeContent, "stream-error-before-content", false, "answer streams with 200 and an error event first")
+	flag.IntVar(&f.StreamErrorAfter, "stream-error-after", 0, "end streams with the provider's error event after `N` content deltas")
 	flag.BoolVar(&f.Down, "down", false, "answer every request 503 (outage)")
 
 	flag.Usage = func() {

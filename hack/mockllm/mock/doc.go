@@ -81,6 +81,7 @@
 //	x-mock-hang: 1                      HangHeaders
 //	x-mock-stream-cut-after: 3          StreamCutAfter
 //	x-mock-stream-error-before-content: 1   StreamErrorBeforeContent
+//	x-mock-stream-error-after: 2        StreamErrorAfter
 //	x-mock-insufficient-quota: 1        InsufficientQuota
 //	x-mock-context-length: 1            ContextLengthExceeded
 //	x-mock-down: 1                      Down

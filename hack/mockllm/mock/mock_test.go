@@ -1287,6 +1287,48 @@ func TestStreamErrorBeforeContent(t *testing.T) {
 	}
 }
 
+func TestStreamErrorAfter(t *testing.T) {
+	for _, tc := range []struct {
+		name, path, body string
+		header           []string
+		want             int    // events
+		last             string // the error event's name, or its data's prefix
+	}{
+		// role chunk, 2 content chunks, error
+		{"chat", "/v1/chat/completions", `{"model":"m","stream":true,"messages":[{"role":"user","content":"x"}]}`, nil, 4, `{"error":{`},
+		{"completions", "/v1/completions", `{"model":"m","stream":true,"prompt":"x"}`, nil, 3, `{"error":{`},
+		// message_start, content_block_start, ping, 2 deltas, error
+		{"anthropic", "/v1/messages", `{"model":"c","max_tokens":9,"stream":true,"messages":[{"role":"user","content":"x"}]}`, []string{"anthropic-version", anthropicVersion}, 6, "error"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, Options{StreamChunks: 4})
+			resp := h.do("POST", tc.path, tc.body, append(tc.header, "x-mock-stream-error-after", "2")...)
+			evs, err := readEvents(resp.Body)
+			resp.Body.Close()
+			// The stream ends cleanly, but with an error and not its end.
+			if err != nil || resp.StatusCode != 200 || len(evs) != tc.want {
+				t.Fatalf("status %d, %d events, err %v: %v", resp.StatusCode, len(evs), err, evs)
+			}
+			last := evs[len(evs)-1]
+			if last.name != tc.last && !strings.HasPrefix(last.data, tc.last) {
+				t.Errorf("last event = %+v", last)
+			}
+			h.settle()
+			if st := h.s.Stats(); st.Faults["stream_error_after"] != 1 || st.StreamsCompleted != 0 || st.Resets != 0 {
+				t.Errorf("stats = %+v", st)
+			}
+		})
+	}
+	// More than the reply has: the error follows the last delta.
+	h := newHarness(t, Options{StreamChunks: 2})
+	resp := h.do("POST", "/v1/chat/completions", `{"model":"m","stream":true,"messages":[{"role":"user","content":"x"}]}`, "x-mock-stream-error-after", "50")
+	evs, _ := readEvents(resp.Body)
+	resp.Body.Close()
+	if len(evs) != 4 || !strings.HasPrefix(evs[3].data, `{"error":`) {
+		t.Errorf("events = %v", evs)
+	}
+}
+
 func TestDownAndControlAPI(t *testing.T) {
 	h := newHarness(t, Options{})
 	post := func(path, body string) (int, []byte) {
@@ -1353,6 +1395,7 @@ func TestBadFaultHeader(t *testing.T) {
 		{"x-mock-latency", "soon"},
 		{"x-mock-reset", "maybe"},
 		{"x-mock-stream-cut-after", "-1"},
+		{"x-mock-stream-error-after", "x"},
 	} {
 		status, _, body := h.call("POST", "/v1/chat/completions", chatBody, hdr...)
 		if e := decode[oaError](t, body); status != 400 || !strings.HasPrefix(e.Error.Message, "mock: "+hdr[0]) {

@@ -131,8 +131,9 @@ func (x *exchange) chatCompletions() {
 }
 
 // respond sends a reply that the request wants either whole (render) or
-// streamed (stream); errorEvent renders the event StreamErrorBeforeContent
-// sends instead.
+// streamed (stream); errorEvent renders the in-band error that
+// StreamErrorBeforeContent sends instead of the stream, and StreamErrorAfter
+// part way through it.
 func (x *exchange) respond(streamed bool, render func([]byte) []byte, stream func(*events), errorEvent func(*events)) {
 	if !streamed {
 		bp := getBuffer()
@@ -145,10 +146,17 @@ func (x *exchange) respond(streamed bool, render func([]byte) []byte, stream fun
 	defer putBuffer(bp)
 	evs := events{buf: (*bp)[:0]}
 	errorStream := x.f.StreamErrorBeforeContent
-	if errorStream {
+	switch {
+	case errorStream:
 		x.fire("stream_error")
 		errorEvent(&evs)
-	} else {
+	case x.f.StreamErrorAfter > 0:
+		x.fire("stream_error_after")
+		stream(&evs)
+		evs.truncateAfterContent(x.f.StreamErrorAfter)
+		errorEvent(&evs)
+		errorStream = true
+	default:
 		stream(&evs)
 	}
 	x.writeStream(&evs, x.s.opts.StreamInterval, errorStream)

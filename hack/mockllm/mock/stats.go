@@ -22,7 +22,8 @@ type Stats struct {
 	Statuses map[int]int64 `json:"statuses"`
 	// Faults counts injected faults by name: "status_sequence", "fail_rate",
 	// "down", "reset", "reset_mid_body", "hang", "stream_cut",
-	// "stream_error", "insufficient_quota", "context_length", "latency".
+	// "stream_error", "stream_error_after", "insufficient_quota",
+	// "context_length", "latency".
 	Faults map[string]int64 `json:"faults"`
 	// Streams counts streaming responses begun; StreamsCompleted those that
 	// reached their terminating event.
