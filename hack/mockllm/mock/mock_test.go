@@ -1387,6 +1387,41 @@ func TestDownAndControlAPI(t *testing.T) {
 	}
 }
 
+func TestRoutes(t *testing.T) {
+	h := newHarness(t, Options{})
+	for _, id := range []string{"a", "b", "org/model-1"} {
+		_, _, body := h.call("GET", "/v1/models/"+id, "")
+		if !bytes.Contains(body, []byte(`"id":"`+id+`"`)) {
+			t.Errorf("model %s = %s", id, body)
+		}
+	}
+	// Paths that hold an id count under their pattern, so ids don't grow
+	// the map.
+	if st := h.s.Stats(); st.Paths["/v1/models/{id}"] != 3 || len(st.Paths) != 1 {
+		t.Errorf("paths = %v", st.Paths)
+	}
+	// A path or method the mock lacks is a 404 in the caller's format.
+	for _, tc := range []struct {
+		method, path string
+		header       []string
+		anthropic    bool
+	}{
+		{"GET", "/v1/nothing", nil, false},
+		{"GET", "/v1/chat/completions", nil, false},
+		{"GET", "/v1/nothing", []string{"anthropic-version", anthropicVersion}, true},
+		{"GET", "/v1/messages", nil, true},
+		{"GET", "/v1/messages/count_tokens", nil, true},
+	} {
+		status, _, body := h.call(tc.method, tc.path, "", tc.header...)
+		if status != 404 {
+			t.Errorf("%s %s: %d", tc.method, tc.path, status)
+		} else if tc.anthropic && decode[anError](t, body).Error.Type != "not_found_error" ||
+			!tc.anthropic && !bytes.Contains(body, []byte("Invalid URL ("+tc.method+" "+tc.path+")")) {
+			t.Errorf("%s %s: %s", tc.method, tc.path, body)
+		}
+	}
+}
+
 func TestBadFaultHeader(t *testing.T) {
 	h := newHarness(t, Options{})
 	for _, hdr := range [][]string{

@@ -160,6 +160,7 @@ type exchange struct {
 	buf       *[]byte // the request body
 	seqKey    string  // the header-scripted status sequence, if any
 	model     string
+	id        string // the resource id in the path, if the route has one
 
 	status     int
 	faults     []string
@@ -176,15 +177,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.control(w, r)
 		return
 	}
-	x := &exchange{s: s, w: w, r: r, start: time.Now()}
-	x.anthropic = strings.HasPrefix(r.URL.Path, "/v1/messages") ||
-		strings.HasPrefix(r.URL.Path, "/v1/models") && r.Header.Get("Anthropic-Version") != ""
-	if x.anthropic {
-		x.requestID = randomID("req_011C", 20)
-	} else {
-		x.requestID = "req_" + randomHex(32)
-	}
-	s.stats.begin(x)
+	rt := lookup(r.Method, r.URL.Path)
+	x := s.newExchange(w, r, rt)
+	s.stats.begin(x, rt.statsPath(r.URL.Path))
 	defer s.finish(x)
 
 	// Read the body before any wait: net/http notices a client that goes
@@ -205,14 +200,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	x.f = f
 
-	if f.Latency > 0 || f.HangHeaders {
-		// Read the body before waiting, as a real server does: only once it
-		// is consumed does net/http watch the connection and cancel the
-		// request when the client goes away.
-		if b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 32<<20)); err == nil {
-			r.Body = io.NopCloser(bytes.NewReader(b))
-		}
-	}
 	if f.Latency > 0 {
 		x.fire("latency")
 		if !x.wait(f.Latency) {
@@ -234,13 +221,25 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	route := s.route(r)
-	if route == nil {
+	if rt.handle == nil {
 		x.notFound()
 		return
 	}
 	x.seqKey = seqKey
-	route(x)
+	rt.handle(x)
+}
+
+// newExchange starts the exchange of r, in the format its route speaks.
+func (s *Server) newExchange(w http.ResponseWriter, r *http.Request, rt route) *exchange {
+	x := &exchange{s: s, w: w, r: r, start: time.Now(), id: rt.id}
+	x.anthropic = rt.format == anthropicFormat ||
+		rt.format == headerFormat && r.Header.Get("Anthropic-Version") != ""
+	if x.anthropic {
+		x.requestID = randomID("req_011C", 20)
+	} else {
+		x.requestID = "req_" + randomHex(32)
+	}
+	return x
 }
 
 // admit makes the checks a request meets once its body is decoded (so that
@@ -279,29 +278,6 @@ func (x *exchange) admit(promptTokens int) bool {
 		return false
 	}
 	return true
-}
-
-// route returns the handler of r's method and path, or nil.
-func (s *Server) route(r *http.Request) func(*exchange) {
-	post := r.Method == http.MethodPost
-	get := r.Method == http.MethodGet
-	switch p := r.URL.Path; {
-	case p == "/v1/chat/completions" && post:
-		return (*exchange).chatCompletions
-	case p == "/v1/completions" && post:
-		return (*exchange).completions
-	case p == "/v1/embeddings" && post:
-		return (*exchange).embeddings
-	case p == "/v1/messages" && post:
-		return (*exchange).messages
-	case p == "/v1/messages/count_tokens" && post:
-		return (*exchange).countTokens
-	case p == "/v1/models" && get:
-		return (*exchange).listModels
-	case strings.HasPrefix(p, "/v1/models/") && get && len(p) > len("/v1/models/"):
-		return (*exchange).getModel
-	}
-	return nil
 }
 
 func (s *Server) finish(x *exchange) {

@@ -1,0 +1,80 @@
+package mock
+
+import (
+	"net/http"
+	"strings"
+)
+
+// apiFormat says whose conventions a route follows: the error body, the
+// credential header and the request-id header.
+type apiFormat uint8
+
+const (
+	openaiFormat    apiFormat = iota
+	anthropicFormat           // the routes only Anthropic has
+	headerFormat              // routes both have: Anthropic's when the request carries anthropic-version
+)
+
+// route is what a request's method and path lead to.
+type route struct {
+	handle func(*exchange) // nil: no such route
+	format apiFormat
+	// pattern names a route whose path holds an id, such as
+	// /v1/files/{id}, so that Stats.Paths counts it once and not per id.
+	pattern string
+	id      string // the id in the path
+}
+
+// statsPath is the key Stats.Paths counts the request under.
+func (rt route) statsPath(path string) string {
+	if rt.pattern != "" {
+		return rt.pattern
+	}
+	return path
+}
+
+// lookup returns the route of a request. It allocates nothing for the
+// routes without an id, which the benchmarks hit.
+func lookup(method, path string) route {
+	get, post := method == http.MethodGet, method == http.MethodPost
+	switch path {
+	case "/v1/chat/completions":
+		if post {
+			return route{handle: (*exchange).chatCompletions}
+		}
+	case "/v1/completions":
+		if post {
+			return route{handle: (*exchange).completions}
+		}
+	case "/v1/embeddings":
+		if post {
+			return route{handle: (*exchange).embeddings}
+		}
+	case "/v1/models":
+		if get {
+			return route{handle: (*exchange).listModels, format: headerFormat}
+		}
+	case "/v1/messages":
+		if post {
+			return route{handle: (*exchange).messages, format: anthropicFormat}
+		}
+	case "/v1/messages/count_tokens":
+		if post {
+			return route{handle: (*exchange).countTokens, format: anthropicFormat}
+		}
+	}
+	return lookupID(method, path)
+}
+
+// lookupID returns the route of a path that holds an id.
+func lookupID(method string, path string) route {
+	get := method == http.MethodGet
+	if id, ok := strings.CutPrefix(path, "/v1/models/"); ok && id != "" && get {
+		// Model ids may hold slashes (org/model), so the id is the rest.
+		return route{handle: (*exchange).getModel, format: headerFormat, pattern: "/v1/models/{id}", id: id}
+	}
+	if strings.HasPrefix(path, "/v1/messages") {
+		return route{format: anthropicFormat}
+	}
+	return route{format: headerFormat}
+}
