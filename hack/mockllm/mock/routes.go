@@ -62,6 +62,8 @@ func lookup(method, path string) route {
 		if post {
 			return route{handle: (*exchange).countTokens, format: anthropicFormat}
 		}
+	case "/v1/echo":
+		return route{handle: (*exchange).echo, format: headerFormat}
 	}
 	return lookupID(method, path)
 }
@@ -72,6 +74,9 @@ func lookupID(method string, path string) route {
 	if id, ok := strings.CutPrefix(path, "/v1/models/"); ok && id != "" && get {
 		// Model ids may hold slashes (org/model), so the id is the rest.
 		return route{handle: (*exchange).getModel, format: headerFormat, pattern: "/v1/models/{id}", id: id}
+	}
+	if strings.HasPrefix(path, "/v1/echo/") {
+		return route{handle: (*exchange).echo, format: headerFormat}
 	}
 	if strings.HasPrefix(path, "/v1/messages") {
 		return route{format: anthropicFormat}

@@ -336,6 +336,7 @@ func (x *exchange) writeHeader(status int) {
 		h.Set("Openai-Processing-Ms", strconv.FormatInt(time.Since(x.start).Milliseconds(), 10))
 	}
 	h.Set("X-Mock-Name", x.s.name)
+	x.echoHeaders(h)
 	x.status = status
 	x.w.WriteHeader(status)
 }
