@@ -77,7 +77,8 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:9001", "`address` to listen on (port 0 picks a free port)")
 	quiet := flag.Bool("quiet", false, "don't log a line per request")
 	flag.StringVar(&opts.Name, "name", "mock", "server `name`: in replies (\"Hello from NAME.\"), the x-mock-name header, stats and logs")
-	flag.StringVar(&opts.APIKey, "api-key", "", "require this API `key` (Authorization: Bearer KEY, or x-api-key on Anthropic routes)")
+	flag.Func("api-key", "accept this API `key` (Authorization: Bearer KEY, or x-api-key on Anthropic routes); repeat it to accept several (default: any)",
+		func(v string) error { opts.APIKeys = append(opts.APIKeys, v); return nil })
 	flag.IntVar(&opts.CompletionWords, "completion-words", 12, "reply length in `words` (= completion tokens)")
 	flag.IntVar(&opts.CompletionBytes, "completion-bytes", 0, "reply length in `bytes`, overriding --completion-words (e.g. 1024 for ~1 KB replies)")
 	flag.IntVar(&opts.StreamChunks, "stream-chunks", 0, "content deltas per streamed reply (0: one per word)")
@@ -109,7 +110,7 @@ func main() {
 		fmt.Fprintf(out, "/v1/completions, /v1/embeddings, /v1/messages, /v1/messages/count_tokens; GET /v1/models.\n")
 		fmt.Fprintf(out, "Requests can carry their own faults in x-mock-* headers (x-mock-status: 503,200,\n")
 		fmt.Fprintf(out, "x-mock-latency: 50ms, x-mock-reset: 1, ...; see package mock). Control API: GET /mock/stats,\n")
-		fmt.Fprintf(out, "GET|POST /mock/faults (JSON Faults), POST /mock/reset.\n\nFlags:\n")
+		fmt.Fprintf(out, "GET|POST /mock/faults (JSON Faults), POST /mock/reset, GET|PUT /mock/keys ({\"keys\":[...]}).\n\nFlags:\n")
 		flag.PrintDefaults()
 	}
 	flag.Parse()

@@ -859,7 +859,8 @@ func TestAuth(t *testing.T) {
 		{"openai good", false, []string{"Authorization", "Bearer sk-good-key-123456"}, 200, ""},
 		{"anthropic none", true, nil, 401, ""},
 		{"anthropic wrong", true, []string{"x-api-key", "nope"}, 401, ""},
-		{"anthropic bearer", true, []string{"Authorization", "Bearer sk-good-key-123456"}, 401, ""},
+		{"anthropic bearer", true, []string{"Authorization", "Bearer sk-good-key-123456"}, 200, ""},
+		{"anthropic wrong bearer", true, []string{"Authorization", "Bearer nope"}, 401, ""},
 		{"anthropic good", true, []string{"x-api-key", "sk-good-key-123456"}, 200, ""},
 	} {
 		var (

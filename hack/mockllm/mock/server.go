@@ -6,9 +6,11 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,10 +21,16 @@ type Options struct {
 	// or a demo can tell which upstream answered. Empty means "mock".
 	Name string
 
-	// APIKey, when set, is the only key accepted: OpenAI routes want
-	// "Authorization: Bearer APIKey", Anthropic routes want "x-api-key:
-	// APIKey", and anything else gets the provider's 401.
+	// APIKey, when set, is a key the server accepts: OpenAI routes want
+	// "Authorization: Bearer APIKey", Anthropic routes "x-api-key: APIKey"
+	// or, as Anthropic's SDKs now send it, "Authorization: Bearer APIKey";
+	// anything else gets the provider's 401.
 	APIKey string
+
+	// APIKeys are more keys the server accepts besides APIKey. When both are
+	// empty, every request is let in. [Server.SetAPIKeys] and PUT /mock/keys
+	// replace the whole set at run time, as a key rotation does.
+	APIKeys []string
 
 	// Faults is the initial server-wide fault script; see [Server.SetFaults].
 	Faults Faults
@@ -71,6 +79,7 @@ type Server struct {
 	done        chan struct{}
 	closeOnce   sync.Once
 	stats       counters
+	keys        atomic.Pointer[[]string] // the accepted API keys; empty lets every request in
 
 	mu        sync.Mutex // guards the fields below
 	faults    Faults
@@ -100,6 +109,7 @@ func New(opts Options) *Server {
 	}
 	s.models = renderOpenAIModels(opts.Models)
 	s.claudes = renderAnthropicModels(opts.Models)
+	s.SetAPIKeys(append([]string{opts.APIKey}, opts.APIKeys...))
 	s.stats.reset(s.name)
 	s.SetFaults(opts.Faults)
 	return s
@@ -411,20 +421,23 @@ func (x *exchange) notFound() {
 	})
 }
 
-// authorized checks the request's credential against Options.APIKey and
-// answers 401 when it doesn't match.
+// authorized checks the request's credential against the accepted API keys
+// and answers 401 when it matches none.
 func (x *exchange) authorized() bool {
-	key := x.s.opts.APIKey
-	if key == "" {
+	keys := *x.s.keys.Load()
+	if len(keys) == 0 {
 		return true
 	}
 	if x.anthropic {
+		// Anthropic's own SDKs send the key as a bearer token now, so both
+		// headers are accepted.
 		got := x.r.Header.Get("X-Api-Key")
-		if got == key {
+		bearer, _ := strings.CutPrefix(x.r.Header.Get("Authorization"), "Bearer ")
+		if got != "" && slices.Contains(keys, got) || bearer != "" && slices.Contains(keys, bearer) {
 			return true
 		}
 		e := anthropicError(http.StatusUnauthorized)
-		if got == "" {
+		if got == "" && bearer == "" {
 			e.message = "x-api-key header is required"
 		}
 		x.fail(e)
@@ -432,7 +445,7 @@ func (x *exchange) authorized() bool {
 	}
 	auth := x.r.Header.Get("Authorization")
 	got, ok := strings.CutPrefix(auth, "Bearer ")
-	if ok && got == key {
+	if ok && slices.Contains(keys, got) {
 		return true
 	}
 	e := openaiError(http.StatusUnauthorized, "")
@@ -505,6 +518,20 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 	case "POST /mock/reset":
 		s.ResetStats()
 		w.WriteHeader(http.StatusNoContent)
+	case "GET /mock/keys":
+		writeControlJSON(w, keyCount{len(*s.keys.Load())})
+	case "PUT /mock/keys", "POST /mock/keys":
+		var v struct {
+			Keys []string `json:"keys"`
+		}
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&v); err != nil {
+			http.Error(w, "mock: bad keys: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		s.SetAPIKeys(v.Keys)
+		writeControlJSON(w, keyCount{len(*s.keys.Load())})
 	default:
 		http.Error(w, "mock: no such control route: "+r.Method+" "+r.URL.Path, http.StatusNotFound)
 	}
