@@ -84,7 +84,7 @@ type Faults struct {
 	// StreamErrorBeforeContent answers a streaming request with 200 and a
 	// stream whose first and only event is an error: OpenAI's
 	// data: {"error":{...}}, Anthropic's event: error with overloaded_error.
-	// Non-streaming requests ignore it.
+	// The Responses API's is event: error. Non-streaming requests ignore it.
 	StreamErrorBeforeContent bool `json:"stream_error_before_content,omitempty"`
 
 	// StreamErrorAfter, when positive, ends a streaming response with the
@@ -93,8 +93,9 @@ type Faults struct {
 	// through an answer does. The connection closes cleanly but the stream
 	// never reaches its terminating event: OpenAI's chat and completion
 	// streams end with data: {"error":{...}} and no [DONE], Anthropic's
-	// with event: error (overloaded_error). Non-streaming requests ignore
-	// it.
+	// with event: error (overloaded_error), the Responses API's with
+	// event: error then event: response.failed. Non-streaming requests
+	// ignore it.
 	StreamErrorAfter int `json:"stream_error_after,omitempty"`
 
 	// Down answers every request 503: an outage switch.

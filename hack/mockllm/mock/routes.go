@@ -50,6 +50,14 @@ func lookup(method, path string) route {
 		if post {
 			return route{handle: (*exchange).embeddings}
 		}
+	case "/v1/responses":
+		if post {
+			return route{handle: (*exchange).createResponse}
+		}
+	case "/v1/responses/input_tokens":
+		if post {
+			return route{handle: (*exchange).responseInputTokens}
+		}
 	case "/v1/models":
 		if get {
 			return route{handle: (*exchange).listModels, format: headerFormat}
@@ -70,7 +78,19 @@ func lookup(method, path string) route {
 
 // lookupID returns the route of a path that holds an id.
 func lookupID(method string, path string) route {
-	get := method == http.MethodGet
+	get, post, del := method == http.MethodGet, method == http.MethodPost, method == http.MethodDelete
+	if id, sub, ok := splitID(path, "/v1/responses/"); ok {
+		switch {
+		case sub == "" && get:
+			return route{handle: (*exchange).getResponse, pattern: "/v1/responses/{id}", id: id}
+		case sub == "" && del:
+			return route{handle: (*exchange).deleteResponse, pattern: "/v1/responses/{id}", id: id}
+		case sub == "input_items" && get:
+			return route{handle: (*exchange).responseInputItems, pattern: "/v1/responses/{id}/input_items", id: id}
+		case sub == "cancel" && post:
+			return route{handle: (*exchange).cancelResponse, pattern: "/v1/responses/{id}/cancel", id: id}
+		}
+	}
 	if id, ok := strings.CutPrefix(path, "/v1/models/"); ok && id != "" && get {
 		// Model ids may hold slashes (org/model), so the id is the rest.
 		return route{handle: (*exchange).getModel, format: headerFormat, pattern: "/v1/models/{id}", id: id}
@@ -82,4 +102,16 @@ func lookupID(method string, path string) route {
 		return route{format: anthropicFormat}
 	}
 	return route{format: headerFormat}
+}
+
+// splitID cuts path, which starts with prefix, into the id that follows the
+// prefix and the rest after a slash: "/v1/files/file-1/content" with prefix
+// "/v1/files/" is "file-1", "content".
+func splitID(path, prefix string) (id, sub string, ok bool) {
+	rest, ok := strings.CutPrefix(path, prefix)
+	if !ok || rest == "" {
+		return "", "", false
+	}
+	id, sub, _ = strings.Cut(rest, "/")
+	return id, sub, id != ""
 }

@@ -80,6 +80,7 @@ type Server struct {
 	closeOnce   sync.Once
 	stats       counters
 	keys        atomic.Pointer[[]string] // the accepted API keys; empty lets every request in
+	responses   *fifo[*response]
 
 	mu        sync.Mutex // guards the fields below
 	faults    Faults
@@ -110,6 +111,7 @@ func New(opts Options) *Server {
 	s.models = renderOpenAIModels(opts.Models)
 	s.claudes = renderAnthropicModels(opts.Models)
 	s.SetAPIKeys(append([]string{opts.APIKey}, opts.APIKeys...))
+	s.responses = newFIFO[*response](storedResponses)
 	s.stats.reset(s.name)
 	s.SetFaults(opts.Faults)
 	return s
