@@ -1408,7 +1408,7 @@ func TestRoutes(t *testing.T) {
 		anthropic    bool
 	}{
 		{"GET", "/v1/nothing", nil, false},
-		{"GET", "/v1/chat/completions", nil, false},
+		{"GET", "/v1/embeddings", nil, false},
 		{"GET", "/v1/nothing", []string{"anthropic-version", anthropicVersion}, true},
 		{"GET", "/v1/messages", nil, true},
 		{"GET", "/v1/messages/count_tokens", nil, true},

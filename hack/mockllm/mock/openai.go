@@ -362,3 +362,12 @@ func (c *chat) appendTextChunks(e *events, includeUsage bool) {
 	}
 	appendDone(e)
 }
+
+// listChatCompletions answers GET /v1/chat/completions, the list of stored
+// chat completions: always empty, as the mock stores none.
+func (x *exchange) listChatCompletions() {
+	if !x.admit(0) {
+		return
+	}
+	x.writeJSON(http.StatusOK, []byte(`{"object":"list","data":[],"first_id":null,"last_id":null,"has_more":false}`))
+}

@@ -39,8 +39,11 @@ func lookup(method, path string) route {
 	get, post := method == http.MethodGet, method == http.MethodPost
 	switch path {
 	case "/v1/chat/completions":
-		if post {
+		switch {
+		case post:
 			return route{handle: (*exchange).chatCompletions}
+		case get:
+			return route{handle: (*exchange).listChatCompletions}
 		}
 	case "/v1/completions":
 		if post {
@@ -58,6 +61,36 @@ func lookup(method, path string) route {
 		if post {
 			return route{handle: (*exchange).responseInputTokens}
 		}
+	case "/v1/images/generations":
+		if post {
+			return route{handle: (*exchange).generateImages}
+		}
+	case "/v1/audio/speech":
+		if post {
+			return route{handle: (*exchange).speech}
+		}
+	case "/v1/audio/transcriptions", "/v1/audio/translations":
+		if post {
+			return route{handle: (*exchange).transcription}
+		}
+	case "/v1/moderations":
+		if post {
+			return route{handle: (*exchange).moderations}
+		}
+	case "/v1/batches":
+		switch {
+		case post:
+			return route{handle: (*exchange).createBatch}
+		case get:
+			return route{handle: (*exchange).listBatches}
+		}
+	case "/v1/files":
+		switch {
+		case post:
+			return route{handle: (*exchange).uploadFile, format: headerFormat}
+		case get:
+			return route{handle: (*exchange).listFiles, format: headerFormat}
+		}
 	case "/v1/models":
 		if get {
 			return route{handle: (*exchange).listModels, format: headerFormat}
@@ -69,6 +102,13 @@ func lookup(method, path string) route {
 	case "/v1/messages/count_tokens":
 		if post {
 			return route{handle: (*exchange).countTokens, format: anthropicFormat}
+		}
+	case "/v1/messages/batches":
+		switch {
+		case post:
+			return route{handle: (*exchange).createMessageBatch, format: anthropicFormat}
+		case get:
+			return route{handle: (*exchange).listMessageBatches, format: anthropicFormat}
 		}
 	case "/v1/echo":
 		return route{handle: (*exchange).echo, format: headerFormat}
@@ -89,6 +129,27 @@ func lookupID(method string, path string) route {
 			return route{handle: (*exchange).responseInputItems, pattern: "/v1/responses/{id}/input_items", id: id}
 		case sub == "cancel" && post:
 			return route{handle: (*exchange).cancelResponse, pattern: "/v1/responses/{id}/cancel", id: id}
+		}
+	}
+	if id, sub, ok := splitID(path, "/v1/files/"); ok {
+		switch {
+		case sub == "" && get:
+			return route{handle: (*exchange).getFile, format: headerFormat, pattern: "/v1/files/{id}", id: id}
+		case sub == "" && del:
+			return route{handle: (*exchange).deleteFile, format: headerFormat, pattern: "/v1/files/{id}", id: id}
+		case sub == "content" && get:
+			return route{handle: (*exchange).fileContent, format: headerFormat, pattern: "/v1/files/{id}/content", id: id}
+		}
+	}
+	if id, sub, ok := splitID(path, "/v1/batches/"); ok && sub == "" && get {
+		return route{handle: (*exchange).getBatch, pattern: "/v1/batches/{id}", id: id}
+	}
+	if id, sub, ok := splitID(path, "/v1/messages/batches/"); ok {
+		switch {
+		case sub == "" && get:
+			return route{handle: (*exchange).getMessageBatch, format: anthropicFormat, pattern: "/v1/messages/batches/{id}", id: id}
+		case sub == "results" && get:
+			return route{handle: (*exchange).messageBatchResults, format: anthropicFormat, pattern: "/v1/messages/batches/{id}/results", id: id}
 		}
 	}
 	if id, ok := strings.CutPrefix(path, "/v1/models/"); ok && id != "" && get {

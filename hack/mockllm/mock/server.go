@@ -2,6 +2,7 @@ package mock
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"math/rand/v2"
@@ -80,7 +81,12 @@ type Server struct {
 	closeOnce   sync.Once
 	stats       counters
 	keys        atomic.Pointer[[]string] // the accepted API keys; empty lets every request in
-	responses   *fifo[*response]
+
+	responses      *fifo[*response]
+	files          *fifo[*storedFile]
+	fileBytes      atomic.Int64 // the bytes of the stored files
+	batches        *fifo[*batch]
+	messageBatches *fifo[*messageBatch]
 
 	mu        sync.Mutex // guards the fields below
 	faults    Faults
@@ -112,6 +118,9 @@ func New(opts Options) *Server {
 	s.claudes = renderAnthropicModels(opts.Models)
 	s.SetAPIKeys(append([]string{opts.APIKey}, opts.APIKeys...))
 	s.responses = newFIFO[*response](storedResponses)
+	s.files = newFIFO[*storedFile](storedFiles)
+	s.batches = newFIFO[*batch](storedBatches)
+	s.messageBatches = newFIFO[*messageBatch](storedBatches)
 	s.stats.reset(s.name)
 	s.SetFaults(opts.Faults)
 	return s
@@ -173,6 +182,7 @@ type exchange struct {
 	seqKey    string  // the header-scripted status sequence, if any
 	model     string
 	id        string // the resource id in the path, if the route has one
+	internal  bool   // a request a batch runs inside the server (see serveInternal)
 
 	status     int
 	faults     []string
@@ -253,6 +263,58 @@ func (s *Server) newExchange(w http.ResponseWriter, r *http.Request, rt route) *
 	}
 	return x
 }
+
+// serveInternal answers a request that a batch runs inside the server, as
+// if a client had sent it with header, but without faults, stats, log
+// lines or echo headers of its own. It returns the status, the body and the
+// request id the response carried.
+func (s *Server) serveInternal(ctx context.Context, method, path string, header http.Header, body []byte) (int, []byte, string) {
+	r, err := http.NewRequestWithContext(ctx, method, path, bytes.NewReader(body))
+	if err != nil {
+		return http.StatusBadRequest, nil, ""
+	}
+	r.Header = header.Clone()
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Del("Content-Length") // the batch's, not this request's
+	rec := &recorder{header: http.Header{}}
+	rt := lookup(method, r.URL.Path)
+	x := s.newExchange(rec, r, rt)
+	x.internal = true
+	x.buf = getBuffer()
+	defer putBuffer(x.buf)
+	*x.buf = append((*x.buf)[:0], body...)
+	if rt.handle == nil {
+		x.notFound()
+	} else {
+		rt.handle(x)
+	}
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	return rec.status, rec.body.Bytes(), x.requestID
+}
+
+// recorder is the http.ResponseWriter of an internal request.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return r.body.Write(b)
+}
+
+func (r *recorder) Flush() {}
 
 // admit makes the checks a request meets once its body is decoded (so that
 // errors can name its model) and before it is answered: the API key, the
@@ -353,11 +415,16 @@ func (x *exchange) writeHeader(status int) {
 	x.w.WriteHeader(status)
 }
 
-// writeJSON sends body as a JSON response, and applies ResetMidBody: the
-// headers announce the whole body, half of which is sent before the cut.
+// writeJSON sends body as a JSON response; see writeBody.
 func (x *exchange) writeJSON(status int, body []byte) {
+	x.writeBody(status, "application/json", body)
+}
+
+// writeBody sends body with its length, and applies ResetMidBody: the
+// headers announce the whole body, half of which is sent before the cut.
+func (x *exchange) writeBody(status int, contentType string, body []byte) {
 	h := x.w.Header()
-	h.Set("Content-Type", "application/json")
+	h.Set("Content-Type", contentType)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	x.writeHeader(status)
 	if x.f.ResetMidBody && status < 400 {
@@ -427,7 +494,7 @@ func (x *exchange) notFound() {
 // and answers 401 when it matches none.
 func (x *exchange) authorized() bool {
 	keys := *x.s.keys.Load()
-	if len(keys) == 0 {
+	if len(keys) == 0 || x.internal {
 		return true
 	}
 	if x.anthropic {

@@ -6,6 +6,10 @@ import "sync"
 // first, so memory stays bounded however long a soak test runs.
 const (
 	storedResponses = 1000
+	storedFiles     = 1000
+	storedBatches   = 1000
+	// storedFileBytes bounds the bytes of all stored files together.
+	storedFileBytes = 256 << 20
 )
 
 // fifo is a map that forgets its oldest entries beyond a capacity. It is
