@@ -1,6 +1,10 @@
 package mock
 
-import "slices"
+import (
+	"net/http"
+	"slices"
+	"strings"
+)
 
 // SetAPIKeys replaces the set of API keys the server accepts; empty strings
 // are dropped, and an empty set lets every request in. A request already
@@ -20,4 +24,17 @@ func (s *Server) SetAPIKeys(keys []string) {
 // accepted, never the keys themselves.
 type keyCount struct {
 	Count int `json:"count"`
+}
+
+// websocketKey returns the API key a WebSocket client offers as the
+// subprotocol "openai-insecure-api-key.KEY", as OpenAI's browser clients do.
+func websocketKey(r *http.Request) (string, bool) {
+	for _, v := range r.Header.Values("Sec-Websocket-Protocol") {
+		for p := range strings.SplitSeq(v, ",") {
+			if k, ok := strings.CutPrefix(strings.TrimSpace(p), "openai-insecure-api-key."); ok {
+				return k, true
+			}
+		}
+	}
+	return "", false
 }

@@ -460,6 +460,7 @@ func TestPassThroughFaultsAndAuth(t *testing.T) {
 		{"GET", "/v1/batches/batch_1", false},
 		{"POST", "/v1/moderations", false},
 		{"GET", "/v1/chat/completions", false},
+		{"GET", "/v1/realtime", false},
 		{"GET", "/v1/echo/anything", false},
 		{"GET", "/v1/files", true},
 		{"POST", "/v1/messages/batches", true},

@@ -84,6 +84,10 @@ func lookup(method, path string) route {
 		case get:
 			return route{handle: (*exchange).listBatches}
 		}
+	case "/v1/realtime":
+		if get {
+			return route{handle: (*exchange).realtime}
+		}
 	case "/v1/files":
 		switch {
 		case post:

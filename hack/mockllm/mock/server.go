@@ -514,12 +514,17 @@ func (x *exchange) authorized() bool {
 	}
 	auth := x.r.Header.Get("Authorization")
 	got, ok := strings.CutPrefix(auth, "Bearer ")
+	if !ok && auth == "" {
+		// Browsers can't set headers on a WebSocket, so the Realtime API
+		// also takes the key as a subprotocol.
+		got, ok = websocketKey(x.r)
+	}
 	if ok && slices.Contains(keys, got) {
 		return true
 	}
 	e := openaiError(http.StatusUnauthorized, "")
 	switch {
-	case auth == "":
+	case auth == "" && !ok:
 		e.code = ""
 		e.message = "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username and password. You can obtain an API key from https://platform.openai.com/account/api-keys."
 	case ok:
