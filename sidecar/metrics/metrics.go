@@ -16,35 +16,43 @@ import (
 type Metrics struct {
 	Registry *prometheus.Registry
 
-	Duration   *prometheus.HistogramVec // gen_ai_client_operation_duration_seconds
-	Tokens     *prometheus.HistogramVec // gen_ai_client_token_usage
-	TTFT       *prometheus.HistogramVec // gen_ai_server_time_to_first_token_seconds
-	Requests   *prometheus.CounterVec   // llmroute_requests_total
-	Attempts   *prometheus.CounterVec   // llmroute_upstream_attempts_total
-	Retries    *prometheus.CounterVec   // llmroute_retries_total
-	Fallbacks  *prometheus.CounterVec   // llmroute_fallbacks_total
-	Breaker    *prometheus.GaugeVec     // llmroute_circuit_breaker_state
-	Trans      *prometheus.CounterVec   // llmroute_circuit_breaker_transitions_total
-	Budget     prometheus.Counter       // llmroute_retry_budget_exhausted_total
-	RateLimits *prometheus.CounterVec   // llmroute_rate_limited_total
-	Reloads    *prometheus.CounterVec   // llmroute_config_reloads_total
-	InFlight   prometheus.Gauge         // llmroute_in_flight_requests
-	Overhead   prometheus.Histogram     // llmroute_overhead_seconds
+	Duration           *prometheus.HistogramVec // gen_ai_client_operation_duration_seconds
+	Tokens             *prometheus.HistogramVec // gen_ai_client_token_usage
+	TTFT               *prometheus.HistogramVec // gen_ai_server_time_to_first_token_seconds
+	Requests           *prometheus.CounterVec   // llmroute_requests_total
+	Passthrough        *prometheus.CounterVec   // llmroute_passthrough_requests_total
+	Attempts           *prometheus.CounterVec   // llmroute_upstream_attempts_total
+	Retries            *prometheus.CounterVec   // llmroute_retries_total
+	Fallbacks          *prometheus.CounterVec   // llmroute_fallbacks_total
+	Breaker            *prometheus.GaugeVec     // llmroute_circuit_breaker_state
+	BreakerTransitions *prometheus.CounterVec   // llmroute_circuit_breaker_transitions_total
+	BudgetExhausted    prometheus.Counter       // llmroute_retry_budget_exhausted_total
+	RateLimits         *prometheus.CounterVec   // llmroute_rate_limited_total
+	Reloads            *prometheus.CounterVec   // llmroute_config_reloads_total
+	InFlight           prometheus.Gauge         // llmroute_in_flight_requests
+	Overhead           prometheus.Histogram     // llmroute_overhead_seconds
 }
 
 // Outcomes of an upstream attempt, the values of the outcome label.
 const (
 	OutcomeSuccess     = "success"
-	OutcomeClientErr   = "client_error" // a 4xx other than 429
+	OutcomeClientErr   = "client_error" // a 4xx refusing the request itself (400, 413, 422, …)
+	OutcomeRefused     = "refused"      // the provider will not serve us: 401, 402, 403, 404, 429 insufficient_quota
 	OutcomeRateLimit   = "rate_limited" // 429
 	OutcomeServerErr   = "server_error" // 5xx
 	OutcomeConnect     = "connect_failure"
 	OutcomeReset       = "reset"
 	OutcomeTimeout     = "timeout"
 	OutcomeStreamErr   = "stream_error"
-	OutcomeCanceled    = "canceled" // the client went away
-	OutcomeBadUpstream = "bad_response"
+	OutcomeCanceled    = "canceled"     // the client went away
+	OutcomeBadResponse = "bad_response" // a success status with a body or event that cannot be read
 )
+
+// Outcomes lists every outcome, for pre-resolving metric children.
+var Outcomes = []string{
+	OutcomeSuccess, OutcomeClientErr, OutcomeRefused, OutcomeRateLimit, OutcomeServerErr, OutcomeConnect,
+	OutcomeReset, OutcomeTimeout, OutcomeStreamErr, OutcomeCanceled, OutcomeBadResponse,
+}
 
 // New creates and registers the metrics, with the Go runtime and process collectors.
 func New() *Metrics {
@@ -70,6 +78,10 @@ func New() *Metrics {
 			Name: "llmroute_requests_total",
 			Help: "Client requests, by rule, the provider that served them and status class.",
 		}, []string{"rule", "provider", "status_class"}),
+		Passthrough: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "llmroute_passthrough_requests_total",
+			Help: "Calls passed through to a provider unrouted (files, audio, images, stored responses, …), by provider and status class.",
+		}, []string{"provider", "status_class"}),
 		Attempts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "llmroute_upstream_attempts_total",
 			Help: "Upstream attempts by provider and outcome.",
@@ -86,11 +98,11 @@ func New() *Metrics {
 			Name: "llmroute_circuit_breaker_state",
 			Help: "Circuit breaker state per provider: 0 closed, 1 half-open, 2 open.",
 		}, []string{"provider"}),
-		Trans: prometheus.NewCounterVec(prometheus.CounterOpts{
+		BreakerTransitions: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "llmroute_circuit_breaker_transitions_total",
 			Help: "Circuit breaker state changes per provider.",
 		}, []string{"provider", "from", "to"}),
-		Budget: prometheus.NewCounter(prometheus.CounterOpts{
+		BudgetExhausted: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "llmroute_retry_budget_exhausted_total",
 			Help: "Retries refused because the sidecar's retry budget was spent.",
 		}),
@@ -112,8 +124,8 @@ func New() *Metrics {
 			Buckets: []float64{.00001, .00002, .00005, .0001, .0002, .0005, .001, .002, .005, .01},
 		}),
 	}
-	m.Registry.MustRegister(m.Duration, m.Tokens, m.TTFT, m.Requests, m.Attempts, m.Retries, m.Fallbacks,
-		m.Breaker, m.Trans, m.Budget, m.RateLimits, m.Reloads, m.InFlight, m.Overhead,
+	m.Registry.MustRegister(m.Duration, m.Tokens, m.TTFT, m.Requests, m.Passthrough, m.Attempts, m.Retries, m.Fallbacks,
+		m.Breaker, m.BreakerTransitions, m.BudgetExhausted, m.RateLimits, m.Reloads, m.InFlight, m.Overhead,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

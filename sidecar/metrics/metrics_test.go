@@ -21,7 +21,7 @@ func registered(t *testing.T) map[string]bool {
 	m.Retries.WithLabelValues("p").Inc()
 	m.Fallbacks.WithLabelValues("a", "b", "reason").Inc()
 	m.Breaker.WithLabelValues("p").Set(0)
-	m.Trans.WithLabelValues("p", "closed", "open").Inc()
+	m.BreakerTransitions.WithLabelValues("p", "closed", "open").Inc()
 	m.RateLimits.WithLabelValues("request", "").Inc()
 	m.Reloads.WithLabelValues("success").Inc()
 	families, err := m.Registry.Gather()

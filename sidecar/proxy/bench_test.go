@@ -11,30 +11,12 @@ import (
 
 	"github.com/osmen-ai/llmroute/hack/mockllm/mock"
 	"github.com/osmen-ai/llmroute/sidecar/config"
+	"github.com/osmen-ai/llmroute/sidecar/translate"
 )
 
 // A 1 KB chat request, the size the overhead benchmarks use.
 var benchBody = []byte(`{"model":"gpt-4o-mini","temperature":0.2,"messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"` +
 	strings.Repeat("lorem ipsum ", 80) + `"}],"stream":false}`)
-
-func BenchmarkScanRequest(b *testing.B) {
-	b.ReportAllocs()
-	b.SetBytes(int64(len(benchBody)))
-	for b.Loop() {
-		if _, err := scanRequest(benchBody); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-func BenchmarkWithModel(b *testing.B) {
-	f, _ := scanRequest(benchBody)
-	dst := make([]byte, 0, 2048)
-	b.ReportAllocs()
-	for b.Loop() {
-		dst = withModel(dst[:0], benchBody, f, "gpt-4o-mini-2024-07-18")
-	}
-}
 
 func BenchmarkRouteMatch(b *testing.B) {
 	cfg := &config.Config{
@@ -119,7 +101,7 @@ func BenchmarkFinishMetrics(b *testing.B) {
 	r := httptest.NewRequest(http.MethodPost, "/v1/chat/completions", nil)
 	b.ReportAllocs()
 	for b.Loop() {
-		ex := exchange{px: px, rt: rt, r: r, ep: chatCompletions, start: px.now(), rule: &rt.rules[0], served: p, status: 200, model: "gpt-4o-mini"}
+		ex := exchange{px: px, rt: rt, r: r, client: translate.ChatCompletions, routed: true, start: px.now(), rule: &rt.rules[0], provider: p, status: 200, model: "gpt-4o-mini"}
 		ex.usage.InputTokens, ex.usage.OutputTokens = 10, 20
 		ex.finish()
 	}

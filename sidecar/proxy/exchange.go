@@ -11,7 +11,6 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/sony/gobreaker/v2"
@@ -21,21 +20,22 @@ import (
 	"github.com/osmen-ai/llmroute/sidecar/translate"
 )
 
-// exchange is one client request on its way through the providers.
+// exchange is one client request on its way through the providers, routed or
+// passed through; finish (accesslog.go) reports it.
 type exchange struct {
-	px    *Proxy
-	rt    *route
-	w     http.ResponseWriter
-	r     *http.Request
-	ep    endpoint
-	start time.Time
-	id    string
-	body  []byte // the client's request body, never modified
+	px     *Proxy
+	rt     *route
+	w      http.ResponseWriter
+	r      *http.Request
+	client translate.Format // the caller's format, for errors; the routed API's format
+	routed bool             // a routed API call, not a pass-through
+	start  time.Time
+	id     string
+	req    translate.Request // the client's request; its Body is never modified
 	// reqBufs hold the request body and its per-provider rewrite: pooled,
 	// and released as soon as no retry can need them (a stream that reached
 	// the client may last minutes).
 	reqBufs [2]*bytes.Buffer
-	fields  requestFields
 	rule    *rule
 
 	tries    []try // every attempt and skip, in order: the access log's story
@@ -46,60 +46,60 @@ type exchange struct {
 
 	// The outcome.
 	status      int
-	served      *provider
-	model       string // the model label: as configured, or "other"
+	provider    *provider // who answered: the provider that served the request, or the last one that refused it
+	model       string    // the model label: as configured, or "other"
 	ttft        time.Duration
 	usage       translate.Usage
 	errType     string // set when the exchange failed
-	last        failure
+	last        lastFailure
 	budgetSpent bool
 	unsupported error // why no backend could take the request, if none could
 }
 
 // try is one line of the access log's providers list.
 type try struct {
-	Provider string  `json:"provider"`
-	Status   int     `json:"status,omitempty"`
-	Outcome  string  `json:"outcome"`
-	Ms       float64 `json:"ms,omitempty"`
+	Provider string
+	Status   int
+	Outcome  string
+	Ms       float64
 }
 
-// failure is why the last attempt did not succeed.
-type failure struct {
+// lastFailure is why the last attempt did not succeed, kept to answer the
+// client when no provider could.
+type lastFailure struct {
 	provider   *provider
+	tr         translate.Translator // the pair's translator, for the error body
 	kind       resilience.Failure
 	status     int    // the provider's status, 0 for network failures
 	body       []byte // the provider's error body, in its format
 	retryAfter time.Duration
-	hasRA      bool
-	message    string
+	// hasRetryAfter: the provider said when to retry (retryAfter may be 0).
+	hasRetryAfter bool
+	message       string
 }
 
-func (px *Proxy) serveLLM(w http.ResponseWriter, r *http.Request, ep endpoint) {
-	ex := &exchange{px: px, rt: px.route.Load(), w: w, r: r, ep: ep, start: px.now()}
+func (px *Proxy) newExchange(w http.ResponseWriter, r *http.Request, client translate.Format) *exchange {
+	ex := &exchange{px: px, rt: px.route.Load(), w: w, r: r, client: client, start: px.now()}
 	ex.tries = ex.triesBuf[:0]
 	ex.id = r.Header.Get("x-request-id")
 	if ex.id == "" {
 		ex.id = newRequestID()
 	}
 	w.Header().Set("x-request-id", ex.id)
+	return ex
+}
+
+// serveLLM serves a routed API call: POST of a request in format client.
+func (px *Proxy) serveLLM(w http.ResponseWriter, r *http.Request, client translate.Format) {
+	ex := px.newExchange(w, r, client)
+	ex.routed = true
 	px.metrics.InFlight.Inc()
 	defer px.metrics.InFlight.Dec()
 	defer ex.finish()
 
-	if r.Method != http.MethodPost {
-		w.Header().Set("Allow", http.MethodPost)
-		ex.reject(http.StatusMethodNotAllowed, "invalid_request_error", r.URL.Path+" takes POST, not "+r.Method)
+	if ex.rateLimited() {
 		return
 	}
-	if l := ex.rt.limiter; l != nil && !l.AllowN(ex.start, 1) {
-		px.metrics.RateLimits.WithLabelValues("request", "").Inc()
-		w.Header().Set("Retry-After", strconv.Itoa(int(rateLimitWait(l, ex.start).Seconds())))
-		ex.reject(http.StatusTooManyRequests, "rate_limit_error", fmt.Sprintf(
-			"llmroute: this pod is over its rate limit of %g requests per second", ex.rt.cfg.RateLimit.RequestsPerSecond))
-		return
-	}
-
 	buf := getBuffer()
 	ex.reqBufs[0] = buf
 	defer ex.releaseRequest()
@@ -115,26 +115,37 @@ func (px *Proxy) serveLLM(w http.ResponseWriter, r *http.Request, ep endpoint) {
 		ex.reject(http.StatusRequestEntityTooLarge, "invalid_request_error", ex.tooLarge())
 		return
 	}
-	body := buf.Bytes()
-	ex.body = body
 	var err error
-	if ex.fields, err = scanRequest(body); err != nil {
+	if ex.req, err = translate.ReadRequest(buf.Bytes()); err != nil {
 		ex.reject(http.StatusBadRequest, "invalid_request_error", "llmroute: "+err.Error())
 		return
 	}
-	if ex.fields.model == "" {
+	if ex.req.Model == "" {
 		ex.reject(http.StatusBadRequest, "invalid_request_error", `llmroute: the request has no "model"; it picks the routing rule`)
 		return
 	}
-	if ex.rule = ex.rt.match(ex.fields.model); ex.rule == nil {
+	if ex.rule = ex.rt.match(ex.req.Model); ex.rule == nil {
 		ex.reject(http.StatusBadRequest, "invalid_request_error", fmt.Sprintf(
-			"llmroute: no rule matches model %q; add a rule for it, or one with no models to catch all", ex.fields.model))
+			"llmroute: no rule matches model %q; add a rule for it, or one with no models to catch all", ex.req.Model))
 		return
 	}
 	px.budget.Request()
 	ctx, cancel := context.WithTimeout(r.Context(), ex.rt.cfg.Timeouts.Request.Duration)
 	defer cancel()
 	ex.run(ctx)
+}
+
+// rateLimited refuses the request when the pod is over its request rate.
+func (ex *exchange) rateLimited() bool {
+	l := ex.rt.limiter
+	if l == nil || l.AllowN(ex.start, 1) {
+		return false
+	}
+	ex.px.metrics.RateLimits.WithLabelValues("request", "").Inc()
+	ex.w.Header().Set("Retry-After", strconv.Itoa(int(rateLimitWait(l, ex.start).Seconds())))
+	ex.reject(http.StatusTooManyRequests, "rate_limit_error", fmt.Sprintf(
+		"llmroute: this pod is over its rate limit of %g requests per second", ex.rt.cfg.RateLimit.RequestsPerSecond))
+	return true
 }
 
 func (ex *exchange) tooLarge() string {
@@ -153,12 +164,10 @@ func (ex *exchange) run(ctx context.Context) {
 			prev, prevReason = p, reason
 			continue
 		}
-		var tr translate.Translator
-		if ex.ep.translatable() {
-			tr = translate.New(ex.ep.clientFormat(), p.format)
-		}
-		model := p.providerModel(ex.fields.model)
-		reqBody, err := ex.bodyFor(out, tr, model)
+		backend := p.backends[ex.client]
+		tr := translate.New(ex.client, backend)
+		model := p.providerModel(ex.req.Model)
+		body, err := tr.Request(out.AvailableBuffer(), &ex.req, model)
 		if err != nil {
 			ex.px.log.Info("Skipped provider: request cannot be translated", "id", ex.id, "provider", p.cfg.Name, "reason", err.Error())
 			ex.tries = append(ex.tries, try{Provider: p.cfg.Name, Outcome: "untranslatable"})
@@ -170,21 +179,33 @@ func (ex *exchange) run(ctx context.Context) {
 			ex.px.metrics.Fallbacks.WithLabelValues(prev.cfg.Name, p.cfg.Name, prevReason).Inc()
 			ex.px.log.V(1).Info("Fell back to next provider", "id", ex.id, "from", prev.cfg.Name, "to", p.cfg.Name, "reason", prevReason)
 		}
-		if ex.tryProvider(ctx, p, tr, reqBody, model) {
+		up := upstreamCall{p: p, tr: tr, body: body, model: model, url: p.urls[backend], native: backend == ex.client}
+		if ex.tryProvider(ctx, &up) {
 			return
 		}
 		if ctx.Err() != nil || ex.budgetSpent {
 			break
 		}
-		prev, prevReason = p, ex.lastReason()
+		prev, prevReason = p, ex.last.reason()
 	}
 	ex.fail(ctx)
 }
 
+// upstreamCall is a request prepared for one provider: what every attempt
+// on it sends.
+type upstreamCall struct {
+	p      *provider
+	tr     translate.Translator
+	body   []byte
+	model  string // the provider's model name
+	url    string
+	native bool // the provider serves the client's format: bytes and headers pass as they are
+}
+
 // skip says why a provider is passed over without a call ("" if it is not).
 func (ex *exchange) skip(p *provider) string {
-	if p.urls[ex.ep] == "" {
-		return "unsupported_endpoint"
+	if _, ok := p.backends[ex.client]; !ok {
+		return "unsupported_api"
 	}
 	if p.breaker.State() == gobreaker.StateOpen {
 		return "breaker_open"
@@ -196,22 +217,6 @@ func (ex *exchange) skip(p *provider) string {
 	return ""
 }
 
-// bodyFor returns the request body for a provider: the client's bytes with
-// only the model replaced, or a translation. The client's bytes are never
-// modified, so every provider starts from the same request.
-func (ex *exchange) bodyFor(out *bytes.Buffer, tr translate.Translator, model string) ([]byte, error) {
-	out.Reset()
-	body := ex.body
-	if tr != nil {
-		return tr.Request(body, model)
-	}
-	if model == ex.fields.model || ex.fields.modelPos[1] == 0 {
-		return body, nil
-	}
-	out.Write(withModel(out.AvailableBuffer(), body, ex.fields, model))
-	return out.Bytes(), nil
-}
-
 // releaseRequest returns the request's buffers to the pool. It is called
 // once a stream is committed (no retry can follow) and when the exchange ends.
 func (ex *exchange) releaseRequest() {
@@ -219,58 +224,48 @@ func (ex *exchange) releaseRequest() {
 		putBuffer(b)
 		ex.reqBufs[i] = nil
 	}
-	ex.body = nil
+	ex.req.Body = nil // Model and Stream stay for the access log
 }
 
-// tryProvider makes up to retry.attempts calls to p. It returns true when the
-// exchange is over (a response was written or the client left), false to
-// fall back to the next provider.
-func (ex *exchange) tryProvider(ctx context.Context, p *provider, tr translate.Translator, body []byte, model string) bool {
+// tryProvider makes up to retry.attempts calls to a provider. It returns
+// true when the exchange is over (a response was written or the client
+// left), false to fall back to the next provider.
+func (ex *exchange) tryProvider(ctx context.Context, up *upstreamCall) bool {
+	p := up.p
 	rc := ex.rt.cfg.Retry
 	for attempt := 1; attempt <= rc.Attempts; attempt++ {
 		done, err := p.breaker.Allow()
 		if err != nil {
-			ex.tries = append(ex.tries, try{Provider: p.cfg.Name, Outcome: "breaker_open"})
-			ex.last = failure{provider: p, kind: -1, message: "circuit breaker open"}
+			ex.tries = append(ex.tries, try{Provider: p.cfg.Name, Outcome: outcomeBreakerOpen})
+			ex.last = lastFailure{provider: p, tr: up.tr, kind: resilience.FailBreakerOpen, message: "circuit breaker open"}
 			return false
 		}
 		// Every call after the request's first is a retry, fallbacks included.
 		if ex.attempts > 0 && !ex.px.budget.TryRetry() {
 			done(resilience.ErrNotCounted)
 			ex.budgetSpent = true
-			ex.px.metrics.Budget.Inc()
+			ex.px.metrics.BudgetExhausted.Inc()
 			ex.px.log.Info("Retry budget exhausted: failing fast", "id", ex.id, "provider", p.cfg.Name)
 			return false
 		}
 		if attempt > 1 {
 			p.stats.retries.Inc()
 		}
-		if tr != nil && attempt > 1 {
-			// A fresh translator per attempt: stream state must not leak from a failed try.
-			tr = translate.New(ex.ep.clientFormat(), p.format)
-			if _, err := tr.Request(ex.body, model); err != nil {
-				done(resilience.ErrNotCounted)
-				return false
-			}
-		}
-		res := ex.attempt(ctx, p, tr, body, model)
+		res := ex.attempt(ctx, up)
 		done(res.breakerErr)
 		if res.over {
 			return true
 		}
-		ex.last = res.failure
-		if !ex.rt.retryOn.Retryable(res.kind, res.status) || ctx.Err() != nil {
-			if res.kind == resilience.FailStatus && res.status >= 400 && res.status < 500 {
-				ex.passError(p, tr) // a 4xx that no provider would answer differently
-				return true
-			}
-			return false
+		ex.last = res.lastFailure
+		if res.kind == resilience.FailRequest {
+			ex.passError() // a refusal that no retry or other provider would change
+			return true
 		}
-		if attempt == rc.Attempts {
+		if !ex.rt.retryOn.Retryable(res.kind, res.status) || ctx.Err() != nil || attempt == rc.Attempts {
 			return false
 		}
 		wait := resilience.Backoff(attempt, rc, ex.px.rand)
-		if res.hasRA {
+		if res.hasRetryAfter {
 			if res.retryAfter > rc.MaxRetryAfter.Duration {
 				ex.last.message = fmt.Sprintf("asked to retry after %s, more than maxRetryAfter %s", res.retryAfter, rc.MaxRetryAfter)
 				return false
@@ -291,95 +286,100 @@ func (ex *exchange) tryProvider(ctx context.Context, p *provider, tr translate.T
 
 // attemptResult is what one upstream call came to.
 type attemptResult struct {
-	failure
+	lastFailure
 	over       bool  // a response (or stream) reached the client, or the client left
 	breakerErr error // what the breaker is told: nil success, ErrNotCounted, or a failure
 }
 
 // attempt makes one upstream call and, when it succeeds, answers the client.
-func (ex *exchange) attempt(ctx context.Context, p *provider, tr translate.Translator, body []byte, model string) (res attemptResult) {
+func (ex *exchange) attempt(ctx context.Context, up *upstreamCall) attemptResult {
+	p := up.p
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	timer := time.AfterFunc(p.cfg.Timeout.Duration, func() { cancel(errAttemptTimeout) })
 	defer timer.Stop()
 
-	req, err := ex.upstreamRequest(actx, p, tr, body)
+	req, err := ex.upstreamRequest(actx, up)
 	if err != nil {
-		return ex.failed(p, 0, resilience.FailConnect, err.Error(), 0)
+		return ex.failed(up, 0, resilience.FailConnect, err.Error(), 0)
 	}
 	t0 := ex.px.now()
 	resp, err := ex.px.transport.RoundTrip(req)
 	ex.attempts++
 	if err != nil {
-		return ex.transportFailure(actx, p, err, t0)
+		return ex.transportFailure(actx, up, err, t0)
 	}
 	defer resp.Body.Close()
 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
-		if ex.fields.stream && strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
-			return ex.relay(actx, cancel, timer, p, tr, resp, model, t0)
+		if ex.req.Stream && isEventStream(resp.Header) {
+			return ex.relay(actx, timer, up, resp, t0)
 		}
-		return ex.complete(actx, p, tr, resp, model, t0)
+		return ex.complete(actx, up, resp, t0)
 	}
 
 	// An error status: read the error (bounded) to pass it on and to tell
-	// "insufficient_quota" from a transient 429.
+	// a provider's refusal of us from a refusal of the request.
 	errBody := getBuffer()
-	_, rerr := errBody.ReadFrom(io.LimitReader(resp.Body, 1<<20))
+	defer putBuffer(errBody)
+	_, rerr := errBody.ReadFrom(io.LimitReader(resp.Body, maxErrorBody))
 	elapsed := ex.px.now().Sub(t0)
 	ex.upstream += elapsed
 	if rerr != nil && ctx.Err() == nil && ex.r.Context().Err() == nil {
-		putBuffer(errBody)
-		return ex.transportFailure(actx, p, rerr, t0)
+		return ex.transportFailure(actx, up, rerr, t0)
 	}
-	kind := resilience.FailStatus
-	if resp.StatusCode == http.StatusTooManyRequests && bytes.Contains(errBody.Bytes(), []byte("insufficient_quota")) {
-		kind = resilience.FailInsufficientQuota
-	}
-	res = ex.failed(p, resp.StatusCode, kind, upstreamMessage(errBody.Bytes()), elapsed)
+	kind := resilience.ClassifyStatus(resp.StatusCode, errBody.Bytes())
+	res := ex.failed(up, resp.StatusCode, kind, translate.ErrorMessage(errBody.Bytes()), elapsed)
 	res.body = bytes.Clone(errBody.Bytes())
-	putBuffer(errBody)
-	res.retryAfter, res.hasRA = resilience.RetryAfter(resp.Header, ex.px.now())
-	if resp.StatusCode >= 400 && resp.StatusCode < 500 && !ex.rt.retryOn.Retryable(kind, resp.StatusCode) && kind != resilience.FailInsufficientQuota {
+	res.retryAfter, res.hasRetryAfter = resilience.RetryAfter(resp.Header, ex.px.now())
+	if kind == resilience.FailRequest {
 		// The provider refused this request; that says nothing about its health.
 		res.breakerErr = resilience.ErrNotCounted
 	}
 	return res
 }
 
+// maxErrorBody bounds what is read of a provider's error body.
+const maxErrorBody = 1 << 20
+
 // failed records a failed attempt and builds its result.
-func (ex *exchange) failed(p *provider, status int, kind resilience.Failure, msg string, elapsed time.Duration) attemptResult {
+func (ex *exchange) failed(up *upstreamCall, status int, kind resilience.Failure, msg string, elapsed time.Duration) attemptResult {
+	p := up.p
 	outcome := outcomeOf(kind, status)
 	p.stats.attempts[outcome].Inc()
 	ex.tries = append(ex.tries, try{Provider: p.cfg.Name, Status: status, Outcome: outcome, Ms: ms(elapsed)})
 	return attemptResult{
-		failure:    failure{provider: p, kind: kind, status: status, message: msg},
-		breakerErr: errors.New(outcome),
+		lastFailure: lastFailure{provider: p, tr: up.tr, kind: kind, status: status, message: msg},
+		breakerErr:  errors.New(outcome),
 	}
 }
 
 // transportFailure classifies an error from the round trip or a body read.
-func (ex *exchange) transportFailure(actx context.Context, p *provider, err error, t0 time.Time) attemptResult {
+func (ex *exchange) transportFailure(actx context.Context, up *upstreamCall, err error, t0 time.Time) attemptResult {
 	elapsed := ex.px.now().Sub(t0)
 	ex.upstream += elapsed
 	if ex.r.Context().Err() != nil {
 		// The client left: cancel, count nothing against the provider.
-		p.stats.attempts[metrics.OutcomeCanceled].Inc()
-		ex.tries = append(ex.tries, try{Provider: p.cfg.Name, Outcome: metrics.OutcomeCanceled, Ms: ms(elapsed)})
-		ex.status = 499
+		up.p.stats.attempts[metrics.OutcomeCanceled].Inc()
+		ex.tries = append(ex.tries, try{Provider: up.p.cfg.Name, Outcome: metrics.OutcomeCanceled, Ms: ms(elapsed)})
+		ex.status = statusClientClosed
 		return attemptResult{over: true, breakerErr: resilience.ErrNotCounted}
 	}
-	var kind resilience.Failure
+	kind := classifyTransportError(actx, err)
+	return ex.failed(up, 0, kind, transportMessage(kind, err), elapsed)
+}
+
+// classifyTransportError tells a timeout from a refused connection from a
+// broken one.
+func classifyTransportError(actx context.Context, err error) resilience.Failure {
 	var opErr *net.OpError
 	switch {
 	case errors.Is(context.Cause(actx), errAttemptTimeout), errors.Is(err, context.DeadlineExceeded):
-		kind = resilience.FailTimeout
+		return resilience.FailTimeout
 	case errors.As(err, &opErr) && opErr.Op == "dial":
-		kind = resilience.FailConnect
-	default:
-		kind = resilience.FailReset
+		return resilience.FailConnect
 	}
-	return ex.failed(p, 0, kind, transportMessage(kind, err), elapsed)
+	return resilience.FailReset
 }
 
 func transportMessage(kind resilience.Failure, err error) string {
@@ -395,52 +395,48 @@ func transportMessage(kind resilience.Failure, err error) string {
 // complete reads a whole non-streaming response, then answers the client.
 // Reading it all first means a connection that breaks mid-body is a failed
 // attempt that can be retried, not a truncated answer.
-func (ex *exchange) complete(actx context.Context, p *provider, tr translate.Translator, resp *http.Response, model string, t0 time.Time) attemptResult {
+func (ex *exchange) complete(actx context.Context, up *upstreamCall, resp *http.Response, t0 time.Time) attemptResult {
 	buf := getBuffer()
 	defer putBuffer(buf)
 	if _, err := buf.ReadFrom(resp.Body); err != nil {
-		return ex.transportFailure(actx, p, err, t0)
+		return ex.transportFailure(actx, up, err, t0)
 	}
 	elapsed := ex.px.now().Sub(t0)
 	ex.upstream += elapsed
-	out := buf.Bytes()
-	if tr != nil {
-		var err error
-		if out, err = tr.Response(out); err != nil {
-			return ex.failed(p, resp.StatusCode, resilience.FailReset, "unreadable response: "+err.Error(), elapsed)
-		}
-		ex.usage = tr.Usage()
-	} else {
-		ex.usage = responseUsage(p.format, out)
+	out, usage, err := up.tr.Response(buf.Bytes())
+	if err != nil {
+		return ex.failed(up, resp.StatusCode, resilience.FailBadResponse, "unreadable response: "+err.Error(), elapsed)
 	}
-	p.stats.attempts[metrics.OutcomeSuccess].Inc()
-	ex.tries = append(ex.tries, try{Provider: p.cfg.Name, Status: resp.StatusCode, Outcome: metrics.OutcomeSuccess, Ms: ms(elapsed)})
-	ex.succeeded(p, model)
+	ex.usage = usage
+	ex.succeeded(up, resp.StatusCode, elapsed)
+	up.p.spendTokens(ex.px.now(), usage.InputTokens+usage.OutputTokens)
 	h := ex.w.Header()
-	if tr == nil {
+	if up.native {
 		copyHeaders(h, resp.Header)
 	} else {
 		h.Set("Content-Type", "application/json")
 	}
 	h.Set("Content-Length", strconv.Itoa(len(out)))
-	ex.setRouteHeaders(p)
+	ex.setRouteHeaders(up.p)
 	ex.status = resp.StatusCode
 	ex.w.WriteHeader(resp.StatusCode)
 	ex.w.Write(out)
 	return attemptResult{over: true}
 }
 
-// succeeded records who served the request.
-func (ex *exchange) succeeded(p *provider, model string) {
-	ex.served = p
+// succeeded records the attempt that served the request and who made it.
+func (ex *exchange) succeeded(up *upstreamCall, status int, elapsed time.Duration) {
+	p := up.p
+	p.stats.attempts[metrics.OutcomeSuccess].Inc()
+	ex.tries = append(ex.tries, try{Provider: p.cfg.Name, Status: status, Outcome: metrics.OutcomeSuccess, Ms: ms(elapsed)})
+	ex.provider = p
 	ex.model = "other"
-	if model == p.cfg.DefaultModel {
-		ex.model = model
+	if up.model == p.cfg.DefaultModel {
+		ex.model = up.model
 	}
-	if _, ok := p.cfg.Models[ex.fields.model]; ok {
-		ex.model = model
+	if _, ok := p.cfg.Models[ex.req.Model]; ok {
+		ex.model = up.model
 	}
-	p.spendTokens(ex.px.now(), ex.usage.InputTokens+ex.usage.OutputTokens)
 	p.stats.served.Add(1)
 }
 
@@ -455,16 +451,20 @@ func (ex *exchange) setRouteHeaders(p *provider) {
 }
 
 // overhead is the time spent in the sidecar itself: everything but upstream
-// calls and deliberate backoff waits.
+// calls (a stream's whole relay included) and deliberate backoff waits.
 func (ex *exchange) overhead() time.Duration {
 	return max(ex.px.now().Sub(ex.start)-ex.upstream-ex.waited, 0)
 }
 
-func (ex *exchange) lastReason() string {
-	if ex.last.kind == -1 {
-		return "breaker_open"
+// The outcomes that are not an attempt's: a provider passed over.
+const outcomeBreakerOpen = "breaker_open"
+
+// reason names why the provider failed, for the fallback metric and log.
+func (f *lastFailure) reason() string {
+	if f.kind == resilience.FailBreakerOpen {
+		return outcomeBreakerOpen
 	}
-	return outcomeOf(ex.last.kind, ex.last.status)
+	return outcomeOf(f.kind, f.status)
 }
 
 func outcomeOf(kind resilience.Failure, status int) string {
@@ -477,8 +477,10 @@ func outcomeOf(kind resilience.Failure, status int) string {
 		return metrics.OutcomeTimeout
 	case resilience.FailStreamError:
 		return metrics.OutcomeStreamErr
-	case resilience.FailInsufficientQuota:
-		return metrics.OutcomeRateLimit
+	case resilience.FailRefused:
+		return metrics.OutcomeRefused
+	case resilience.FailBadResponse:
+		return metrics.OutcomeBadResponse
 	}
 	switch {
 	case status == http.StatusTooManyRequests:
@@ -491,10 +493,19 @@ func outcomeOf(kind resilience.Failure, status int) string {
 	return metrics.OutcomeSuccess
 }
 
+// statusClientClosed is the access log's status for a client that left
+// before an answer (nginx's 499).
+const statusClientClosed = 499
+
 func ms(d time.Duration) float64 { return float64(d.Microseconds()) / 1000 }
 
 func newRequestID() string {
 	var b [12]byte
 	rand.Read(b[:])
 	return hex.EncodeToString(b[:])
+}
+
+func isEventStream(h http.Header) bool {
+	ct := h.Get("Content-Type")
+	return len(ct) >= len("text/event-stream") && ct[:len("text/event-stream")] == "text/event-stream"
 }

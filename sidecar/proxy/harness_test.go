@@ -72,7 +72,9 @@ func newHarness(t *testing.T, ups []upstream, edit func(*config.Config)) *harnes
 			url = "http://" + deadAddr(t)
 		} else {
 			u.opts.Name = u.name
-			u.opts.APIKey = testKey
+			if u.opts.APIKey == "" {
+				u.opts.APIKey = testKey // a test may set another: a revoked key
+			}
 			m := mock.New(u.opts)
 			s := httptest.NewServer(m)
 			t.Cleanup(func() { m.Close(); s.Close() })
@@ -189,3 +191,15 @@ func (h *harness) chat(headers ...string) response {
 }
 
 func (h *harness) calls(name string) int64 { return h.mocks[name].Stats().Requests }
+
+// provider returns a provider's breaker counts and request counts.
+func (h *harness) provider(name string) ProviderStatus {
+	h.t.Helper()
+	for _, st := range h.px.Providers() {
+		if st.Name == name {
+			return st
+		}
+	}
+	h.t.Fatalf("no provider %q", name)
+	return ProviderStatus{}
+}

@@ -3,11 +3,13 @@ package proxy
 import (
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/osmen-ai/llmroute/hack/mockllm/mock"
 	"github.com/osmen-ai/llmroute/sidecar/config"
@@ -147,6 +149,39 @@ func TestAccessLogFields(t *testing.T) {
 	}
 	if strings.Contains(h.logs.String(), "pineapple") || strings.Contains(h.logs.String(), testKey) {
 		t.Errorf("the log leaks the prompt or the key:\n%s", h.logs.String())
+	}
+}
+
+// The time a provider takes to stream its answer is the provider's, not the
+// sidecar's own overhead: one 270 ms stream used to log overheadMs 255.
+func TestStreamOverheadExcludesTheStream(t *testing.T) {
+	h := newHarness(t, []upstream{{name: "openai", typ: config.OpenAI, opts: mock.Options{StreamChunks: 10, StreamInterval: 30 * time.Millisecond}}}, nil)
+	if r := h.do(http.MethodPost, "/v1/chat/completions", streamBody); r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	line := accessLine(t, h.logs.String())
+	latency, _ := line["latencyMs"].(float64)
+	overhead, _ := line["overheadMs"].(float64)
+	if latency < 270 || overhead > latency/4 {
+		t.Fatalf("a %v ms stream logged overheadMs %v: the relay counted as the sidecar's own time", latency, overhead)
+	}
+}
+
+// The text log format writes the tries with the same keys as the JSON one.
+func TestTextLogTries(t *testing.T) {
+	l := tryList{{Provider: "openai", Status: 503, Outcome: "server_error", Ms: 2.5}, {Provider: "backup", Outcome: "breaker_open"}}
+	text, _ := l.MarshalText()
+	if got, want := string(text), "[provider=openai status=503 outcome=server_error ms=2.5] [provider=backup outcome=breaker_open]"; got != want {
+		t.Errorf("text %q, want %q", got, want)
+	}
+	js, _ := l.MarshalJSON()
+	if got, want := string(js), `[{"provider":"openai","status":503,"outcome":"server_error","ms":2.5},{"provider":"backup","outcome":"breaker_open"}]`; got != want {
+		t.Errorf("JSON %s, want %s", got, want)
+	}
+	var buf strings.Builder
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("Request", "tries", l)
+	if !strings.Contains(buf.String(), `tries="[provider=openai status=503`) {
+		t.Errorf("text handler wrote %s", buf.String())
 	}
 }
 

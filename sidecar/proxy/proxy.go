@@ -1,8 +1,9 @@
 // Package proxy is the sidecar's request path: it routes each LLM call by
 // model to an ordered list of providers, retries transient failures with
 // backoff under a sidecar-wide retry budget, skips providers whose circuit
-// breaker is open, translates between the OpenAI and Anthropic formats when a
-// fallback crosses them, and relays streams event by event.
+// breaker is open, translates between the API formats when a fallback
+// crosses them, and relays streams event by event. Every other call the
+// app's SDK makes passes through to one provider with its credentials.
 package proxy
 
 import (
@@ -11,6 +12,8 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"reflect"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -111,14 +114,34 @@ func (px *Proxy) Reload(cfg *config.Config) error {
 }
 
 // ReloadFile loads a config file and reloads it; a file that does not load
-// counts as a failed reload like a config that does not compile.
-func (px *Proxy) ReloadFile(file string) (*config.Config, error) {
+// counts as a failed reload like a config that does not compile. It returns
+// the config read even when it could not be applied (a key file it names is
+// missing), and what the reload changed: "config", "key of <provider>".
+func (px *Proxy) ReloadFile(file string) (*config.Config, []string, error) {
 	cfg, err := config.Load(file)
 	if err != nil {
 		px.metrics.Reloads.WithLabelValues("failure").Inc()
-		return nil, err
+		return nil, nil, err
 	}
-	return cfg, px.Reload(cfg)
+	prev := px.route.Load()
+	if err := px.Reload(cfg); err != nil {
+		return cfg, nil, err
+	}
+	return cfg, changes(prev, px.route.Load()), nil
+}
+
+// changes says what a reload changed, for its log line; never the keys.
+func changes(prev, next *route) []string {
+	var changed []string
+	if !reflect.DeepEqual(prev.cfg, next.cfg) {
+		changed = append(changed, "config")
+	}
+	for _, pc := range next.cfg.Providers {
+		if old := prev.provider(pc.Name); old != nil && old.auth != next.providers[pc.Name].auth {
+			changed = append(changed, "key of "+pc.Name)
+		}
+	}
+	return changed
 }
 
 // Config returns the config being served.
@@ -127,22 +150,23 @@ func (px *Proxy) Config() *config.Config { return px.route.Load().cfg }
 // Metrics returns the proxy's metrics.
 func (px *Proxy) Metrics() *metrics.Metrics { return px.metrics }
 
-// ServeHTTP dispatches the LLM endpoints.
+// ServeHTTP routes the LLM APIs (POST to the chat completions, Messages,
+// Responses, completions and embeddings paths), answers the OpenAI family's
+// model list from the config, and passes every other call under /v1/
+// through to a provider of the caller's family.
 func (px *Proxy) ServeHTTP(w http.ResponseWriter, r *http.Request) {
-	switch r.URL.Path {
-	case "/v1/chat/completions":
-		px.serveLLM(w, r, chatCompletions)
-	case "/v1/messages":
-		px.serveLLM(w, r, messages)
-	case "/v1/completions":
-		px.serveLLM(w, r, completions)
-	case "/v1/embeddings":
-		px.serveLLM(w, r, embeddings)
-	case "/v1/models":
+	path := r.URL.Path
+	if f, ok := routedPaths[path]; ok && r.Method == http.MethodPost {
+		px.serveLLM(w, r, f)
+		return
+	}
+	switch {
+	case path == "/v1/models" && r.Method == http.MethodGet && r.Header.Get("Anthropic-Version") == "":
 		px.serveModels(w, r)
+	case strings.HasPrefix(path, "/v1/"):
+		px.passThrough(w, r)
 	default:
-		writeError(w, formatForPath(r.URL.Path), http.StatusNotFound, "not_found_error", "unknown_url",
-			"llmroute serves POST /v1/chat/completions, /v1/messages, /v1/completions, /v1/embeddings and GET /v1/models; not "+r.Method+" "+r.URL.Path)
+		px.notFound(w, r)
 	}
 }
 

@@ -2,6 +2,7 @@ package proxy
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +18,9 @@ import (
 
 	"github.com/osmen-ai/llmroute/hack/mockllm/mock"
 	"github.com/osmen-ai/llmroute/sidecar/config"
+	"os"
+	"path/filepath"
+	"reflect"
 )
 
 func TestMain(m *testing.M) {
@@ -59,14 +63,16 @@ func TestRetryableStatusesAreRetried(t *testing.T) {
 	}
 }
 
-func TestNonRetryable4xxFailsFast(t *testing.T) {
+// A refusal of the request itself would come from any provider: it goes
+// back to the app at once, and says nothing of the provider's health.
+func TestRequestRefusalsFailFast(t *testing.T) {
 	for _, tc := range []struct {
 		name  string
 		fault mock.Faults
 		want  int
 	}{
 		{"400", mock.Faults{StatusSequence: []int{400}}, 400},
-		{"404", mock.Faults{StatusSequence: []int{404}}, 404},
+		{"413", mock.Faults{StatusSequence: []int{413}}, 413},
 		{"422", mock.Faults{StatusSequence: []int{422}}, 422},
 		{"context length", mock.Faults{ContextLengthExceeded: true}, 400},
 	} {
@@ -92,17 +98,64 @@ func TestNonRetryable4xxFailsFast(t *testing.T) {
 	}
 }
 
-func TestInsufficientQuotaFallsBackWithoutRetry(t *testing.T) {
-	h := newHarness(t, []upstream{openaiUp("openai", mock.Faults{InsufficientQuota: true}), openaiUp("backup", mock.Faults{})}, nil)
+// A provider that refuses us — a revoked key, no permission, no such
+// model, no credit — is not retried, but the next provider may well serve
+// the same request: the route falls back, and the refusal counts against
+// the provider's breaker.
+func TestProviderRefusalsFallBack(t *testing.T) {
+	for _, tc := range []struct {
+		name  string
+		fault mock.Faults
+		up    upstream
+	}{
+		{"401 revoked key", mock.Faults{}, upstream{name: "openai", typ: config.OpenAICompatible, opts: mock.Options{APIKey: "sk-other"}}},
+		{"402", mock.Faults{StatusSequence: []int{402}}, upstream{}},
+		{"403", mock.Faults{StatusSequence: []int{403}}, upstream{}},
+		{"404 no such model", mock.Faults{StatusSequence: []int{404}}, upstream{}},
+		{"429 insufficient quota", mock.Faults{InsufficientQuota: true}, upstream{}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			first := openaiUp("openai", tc.fault)
+			if tc.up.name != "" {
+				first = tc.up
+			}
+			h := newHarness(t, []upstream{first, openaiUp("backup", mock.Faults{})}, nil)
+			r := h.chat()
+			if r.status != 200 || r.header.Get("x-llmroute-provider") != "backup" {
+				t.Fatalf("want backup to serve, got %d %q: %s", r.status, r.header.Get("x-llmroute-provider"), r.body)
+			}
+			if h.calls("openai") != 1 {
+				t.Errorf("a refusal was retried: %d calls", h.calls("openai"))
+			}
+			if len(h.recordedWaits()) != 0 {
+				t.Errorf("fallback must not wait: %v", h.recordedWaits())
+			}
+			if st := h.provider("openai"); st.TotalFailures != 1 {
+				t.Errorf("the refusal did not count against the breaker: %+v", st)
+			}
+			if !strings.Contains(h.logs.String(), `{"provider":"openai","status":`) || !strings.Contains(h.logs.String(), `"outcome":"refused"`) {
+				t.Errorf("the access log does not say why openai was left: %s", h.logs.String())
+			}
+		})
+	}
+}
+
+// With no other provider, the refusal reaches the app in its own format,
+// with the provider named.
+func TestProviderRefusalWithNoFallback(t *testing.T) {
+	h := newHarness(t, []upstream{{name: "claude", typ: config.Anthropic, opts: mock.Options{APIKey: "sk-ant-other"}}}, nil)
 	r := h.chat()
-	if r.status != 200 || r.header.Get("x-llmroute-provider") != "backup" {
-		t.Fatalf("want backup to serve, got %d %q: %s", r.status, r.header.Get("x-llmroute-provider"), r.body)
+	if r.status != 401 || r.header.Get("x-llmroute-provider") != "claude" || r.header.Get("x-should-retry") != "false" {
+		t.Fatalf("got %d %q: %s", r.status, r.header.Get("x-llmroute-provider"), r.body)
 	}
-	if h.calls("openai") != 1 {
-		t.Errorf("insufficient_quota was retried: %d calls", h.calls("openai"))
+	var e struct {
+		Error struct{ Type, Code, Message string }
 	}
-	if len(h.recordedWaits()) != 0 {
-		t.Errorf("fallback must not wait: %v", h.recordedWaits())
+	if err := json.Unmarshal([]byte(r.body), &e); err != nil || e.Error.Type != "authentication_error" || e.Error.Code != "invalid_api_key" || !strings.Contains(e.Error.Message, "claude 401") {
+		t.Fatalf("want an OpenAI-format authentication error naming claude, got %s", r.body)
+	}
+	if !strings.Contains(h.logs.String(), `"provider":"claude"`) {
+		t.Errorf("the access log does not name the provider: %s", h.logs.String())
 	}
 }
 
@@ -357,8 +410,7 @@ func TestBadInput(t *testing.T) {
 		{"model not a string", "POST", "/v1/chat/completions", `{"model":4}`, 400, `"model" must be a string`},
 		{"no rule", "POST", "/v1/chat/completions", `{"model":"llama3"}`, 400, `no rule matches model "llama3"`},
 		{"too large", "POST", "/v1/chat/completions", `{"model":"gpt-4o","x":"` + strings.Repeat("a", 2000) + `"}`, 413, "larger than 1024 bytes"},
-		{"wrong method", "GET", "/v1/chat/completions", ``, 405, "takes POST"},
-		{"unknown path", "POST", "/v2/chat", `{}`, 404, "llmroute serves"},
+		{"unknown path", "POST", "/v2/chat", `{}`, 404, "llmroute serves the OpenAI and Anthropic APIs under /v1/"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			r := h.do(tc.method, tc.path, tc.body)
@@ -369,6 +421,11 @@ func TestBadInput(t *testing.T) {
 	}
 	if h.calls("openai") != 0 {
 		t.Errorf("bad input reached the provider %d times", h.calls("openai"))
+	}
+	// Every answer, refusals included, carries a request id and leaves an
+	// access log line.
+	if n := strings.Count(h.logs.String(), `"msg":"Request"`); n != 7 {
+		t.Errorf("%d access log lines for 7 requests:\n%s", n, h.logs.String())
 	}
 }
 
@@ -611,4 +668,42 @@ func TestUntranslatableRequest(t *testing.T) {
 			t.Errorf("error code %v", e["code"])
 		}
 	})
+}
+
+// A reload says what changed — the config, or which provider's key — and
+// never the key itself; a key-only change used to log "Config reloaded"
+// with the config file's name.
+func TestReloadFileSaysWhatChanged(t *testing.T) {
+	dir := t.TempDir()
+	file, key := filepath.Join(dir, "config.json"), filepath.Join(dir, "openai")
+	write := func(name, content string) {
+		if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(key, "sk-old")
+	cfgText := `{"providers":[{"name":"openai","type":"OpenAI","apiKeyFile":"` + key + `"}],"rules":[{"backends":["openai"]}]%s}`
+	write(file, fmt.Sprintf(cfgText, ""))
+	cfg, err := config.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	px, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		file, content string
+		want          []string
+	}{
+		{key, "sk-new\n", []string{"key of openai"}},
+		{file, fmt.Sprintf(cfgText, `,"retry":{"attempts":2}`), []string{"config"}},
+		{file, fmt.Sprintf(cfgText, `,"retry":{"attempts":2}`), nil},
+	} {
+		write(step.file, step.content)
+		_, changed, err := px.ReloadFile(file)
+		if err != nil || !reflect.DeepEqual(changed, step.want) {
+			t.Errorf("after writing %s: changed %q, %v; want %q", filepath.Base(step.file), changed, err, step.want)
+		}
+	}
 }

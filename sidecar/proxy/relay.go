@@ -24,7 +24,7 @@ var readerPool = sync.Pool{New: func() any { return sse.NewReader(nil) }}
 // retried or fall back: the client has seen nothing. After the first content
 // reaches the client, a failure ends the stream with a well-formed error
 // event in the client's format, never a silent truncation.
-func (ex *exchange) relay(actx context.Context, cancel context.CancelCauseFunc, timer *time.Timer, p *provider, tr translate.Translator, resp *http.Response, model string, t0 time.Time) attemptResult {
+func (ex *exchange) relay(actx context.Context, timer *time.Timer, up *upstreamCall, resp *http.Response, t0 time.Time) attemptResult {
 	idle := ex.rt.cfg.Timeouts.StreamIdle.Duration
 	timer.Reset(idle) // from here the attempt timer bounds the silence between events
 	rd := readerPool.Get().(*sse.Reader)
@@ -33,28 +33,35 @@ func (ex *exchange) relay(actx context.Context, cancel context.CancelCauseFunc, 
 	pending := getBuffer()
 	defer func() { putBuffer(pending) }()
 
-	backend, client := p.format, ex.ep.clientFormat()
+	st := up.tr.Stream()
 	flusher, _ := ex.w.(http.Flusher)
 	var (
 		chunk     []byte
-		committed bool
+		committed time.Time // when the first content reached the client; zero before
 		ended     bool
-		usage     translate.Usage
 	)
+	// Once committed, the rest of the stream is the provider's time too.
+	defer func() {
+		if !committed.IsZero() {
+			ex.upstream += ex.px.now().Sub(committed)
+			ex.usage = st.Usage()
+			up.p.spendTokens(ex.px.now(), ex.usage.InputTokens+ex.usage.OutputTokens)
+		}
+	}()
 	for {
 		ev, err := rd.Next()
 		if err != nil {
 			if errors.Is(err, io.EOF) && ended {
 				break
 			}
-			if !committed {
+			if committed.IsZero() {
 				if errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) {
 					err = errors.New("the stream ended before any content")
 				}
-				return ex.transportFailure(actx, p, err, t0)
+				return ex.transportFailure(actx, up, err, t0)
 			}
 			if ex.r.Context().Err() != nil {
-				return ex.clientLeft(p)
+				return ex.clientLeft(up.p)
 			}
 			msg := "the provider's stream broke off: " + err.Error()
 			if errors.Is(context.Cause(actx), errAttemptTimeout) {
@@ -62,97 +69,79 @@ func (ex *exchange) relay(actx context.Context, cancel context.CancelCauseFunc, 
 			} else if errors.Is(err, io.EOF) {
 				msg = "the provider's stream ended without its closing event"
 			}
-			return ex.streamBroken(p, client, msg, chunk, flusher)
+			return ex.streamBroken(up.p, st, msg, chunk, flusher)
 		}
 		timer.Reset(idle)
 
-		if !committed && translate.IsErrorEvent(backend, ev) {
+		var kind translate.EventKind
+		chunk, kind, err = st.Event(chunk[:0], ev)
+		switch {
+		case err != nil && committed.IsZero():
+			return ex.failed(up, resp.StatusCode, resilience.FailBadResponse, "unreadable stream event: "+err.Error(), ex.px.now().Sub(t0))
+		case err != nil:
+			return ex.streamBroken(up.p, st, "unreadable stream event from the provider: "+err.Error(), chunk[:0], flusher)
+		case kind == translate.Failed && committed.IsZero():
 			elapsed := ex.px.now().Sub(t0)
 			ex.upstream += elapsed
-			return ex.failed(p, resp.StatusCode, resilience.FailStreamError, "error event before content: "+upstreamMessage(ev.Data), elapsed)
-		}
-		if isStreamEnd(backend, ev) {
+			return ex.failed(up, resp.StatusCode, resilience.FailStreamError, "error event before content: "+translate.ErrorMessage(ev.Data), elapsed)
+		case kind == translate.Done:
 			ended = true
 		}
-		if tr != nil {
-			if chunk, err = tr.StreamEvent(chunk[:0], ev); err != nil {
-				if !committed {
-					return ex.failed(p, resp.StatusCode, resilience.FailReset, "unreadable stream event: "+err.Error(), ex.px.now().Sub(t0))
-				}
-				return ex.streamBroken(p, client, "unreadable stream event from the provider: "+err.Error(), chunk, flusher)
-			}
-		} else {
-			chunk = append(chunk[:0], ev.Raw...)
-			streamUsage(backend, ev, &usage)
-		}
 
-		if !committed {
+		if committed.IsZero() {
 			pending.Write(chunk)
-			if !isContent(backend, ev) {
+			if kind == translate.Preamble {
 				continue
 			}
-			ex.commitStream(p, tr, resp, model, t0)
-			committed = true
+			ex.commitStream(up, resp, t0)
+			committed = ex.px.now()
 			_, err := ex.w.Write(pending.Bytes())
 			// From here nothing is retried: give back what only a retry needed.
 			putBuffer(pending)
 			pending = nil
 			ex.releaseRequest()
 			if err != nil {
-				return ex.clientLeft(p)
+				return ex.clientLeft(up.p)
 			}
 			flush(flusher)
-			continue
-		}
-		if len(chunk) > 0 {
+		} else if len(chunk) > 0 {
 			if _, err := ex.w.Write(chunk); err != nil {
-				return ex.clientLeft(p)
+				return ex.clientLeft(up.p)
 			}
 			flush(flusher)
 		}
-	}
-	if !committed {
-		// A clean but empty stream: pass what there was.
-		ex.commitStream(p, tr, resp, model, t0)
-		ex.w.Write(pending.Bytes())
-	}
-	if tr != nil {
-		if chunk = tr.StreamEnd(chunk[:0]); len(chunk) > 0 {
-			ex.w.Write(chunk)
+		if kind == translate.Failed {
+			// An error event after content: relayed, it ends the stream.
+			ex.errType = "stream_interrupted"
+			return attemptResult{over: true, breakerErr: errors.New(metrics.OutcomeStreamErr)}
 		}
-		usage = tr.Usage()
 	}
-	flush(flusher)
-	ex.usage = usage
-	p.spendTokens(ex.px.now(), usage.InputTokens+usage.OutputTokens)
 	return attemptResult{over: true}
 }
 
 // commitStream sends the stream's headers: from here the client has an answer.
-func (ex *exchange) commitStream(p *provider, tr translate.Translator, resp *http.Response, model string, t0 time.Time) {
+func (ex *exchange) commitStream(up *upstreamCall, resp *http.Response, t0 time.Time) {
 	elapsed := ex.px.now().Sub(t0)
 	ex.upstream += elapsed
-	p.stats.attempts[metrics.OutcomeSuccess].Inc()
-	ex.tries = append(ex.tries, try{Provider: p.cfg.Name, Status: resp.StatusCode, Outcome: metrics.OutcomeSuccess, Ms: ms(elapsed)})
-	ex.succeeded(p, model)
+	ex.succeeded(up, resp.StatusCode, elapsed)
 	ex.ttft = ex.px.now().Sub(ex.start)
 	h := ex.w.Header()
-	if tr == nil {
+	if up.native {
 		copyHeaders(h, resp.Header)
 	}
 	h.Set("Content-Type", "text/event-stream")
 	h.Set("Cache-Control", "no-cache")
 	h.Del("Content-Length")
-	ex.setRouteHeaders(p)
+	ex.setRouteHeaders(up.p)
 	ex.status = resp.StatusCode
 	ex.w.WriteHeader(resp.StatusCode)
 }
 
 // streamBroken ends a stream that failed after content reached the client.
-func (ex *exchange) streamBroken(p *provider, client translate.Format, msg string, scratch []byte, flusher http.Flusher) attemptResult {
+func (ex *exchange) streamBroken(p *provider, st translate.Stream, msg string, scratch []byte, flusher http.Flusher) attemptResult {
 	ex.px.log.Info("Stream broke after content was sent", "id", ex.id, "provider", p.cfg.Name, "reason", msg)
 	ex.errType = "stream_interrupted"
-	ex.w.Write(translate.StreamErrorEvent(scratch[:0], client, "api_error", "llmroute: "+msg))
+	ex.w.Write(st.Fail(scratch[:0], "", "llmroute: "+msg))
 	flush(flusher)
 	return attemptResult{over: true, breakerErr: errors.New(metrics.OutcomeStreamErr)}
 }
@@ -169,25 +158,4 @@ func flush(f http.Flusher) {
 	if f != nil {
 		f.Flush()
 	}
-}
-
-// isContent reports whether an event carries the answer (as opposed to a
-// preamble that may be held back while the attempt can still be retried).
-func isContent(f translate.Format, ev sse.Event) bool {
-	if f == translate.OpenAI {
-		return len(ev.Data) > 0
-	}
-	switch string(ev.Name) {
-	case "", "message_start", "ping", "content_block_start":
-		return false
-	}
-	return true
-}
-
-// isStreamEnd reports whether an event closes a stream cleanly.
-func isStreamEnd(f translate.Format, ev sse.Event) bool {
-	if f == translate.OpenAI {
-		return string(ev.Data) == "[DONE]"
-	}
-	return string(ev.Name) == "message_stop"
 }

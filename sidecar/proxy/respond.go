@@ -15,22 +15,17 @@ import (
 	"github.com/osmen-ai/llmroute/sidecar/translate"
 )
 
-// writeError answers with an error body in the caller's format.
+// writeError answers with an error body in format f.
 func writeError(w http.ResponseWriter, f translate.Format, status int, errType, code, msg string) {
-	body := translate.ErrorBody(f, status, errType, code, msg)
+	writeErrorBody(w, status, f.ErrorBody(status, errType, code, msg))
+}
+
+func writeErrorBody(w http.ResponseWriter, status int, body []byte) {
 	h := w.Header()
 	h.Set("Content-Type", "application/json")
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	w.WriteHeader(status)
 	w.Write(body)
-}
-
-// formatForPath guesses the caller's format for errors outside the endpoints.
-func formatForPath(path string) translate.Format {
-	if strings.HasPrefix(path, "/v1/messages") {
-		return translate.Anthropic
-	}
-	return translate.OpenAI
 }
 
 // reject refuses a request before any provider is called.
@@ -40,78 +35,70 @@ func (ex *exchange) reject(status int, errType, msg string) {
 	if status != http.StatusTooManyRequests {
 		ex.w.Header().Set("x-should-retry", "false")
 	}
-	writeError(ex.w, ex.ep.clientFormat(), status, errType, "", msg)
+	writeError(ex.w, ex.client, status, errType, "", msg)
 }
 
 // passError answers with a provider's own refusal of the request (a 4xx that
 // no retry or other provider would change), in the caller's format.
-func (ex *exchange) passError(p *provider, tr translate.Translator) {
-	body := ex.last.body
-	if tr != nil {
-		body = translate.ConvertError(ex.ep.clientFormat(), p.format, ex.last.status, body)
-	}
+func (ex *exchange) passError() {
 	ex.status, ex.errType = ex.last.status, "provider_refused"
-	h := ex.w.Header()
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(len(body)))
-	h.Set("x-should-retry", "false")
-	ex.setRouteHeaders(p)
-	ex.w.WriteHeader(ex.status)
-	ex.w.Write(body)
+	ex.provider = ex.last.provider
+	ex.w.Header().Set("x-should-retry", "false")
+	ex.setRouteHeaders(ex.provider)
+	writeErrorBody(ex.w, ex.status, ex.last.tr.Error(ex.last.status, ex.last.body, ""))
 }
 
 // fail answers after every provider failed or was skipped. The status is the
 // last provider's, 502 for a network failure, 504 for a timeout, 503 when no
 // provider could be called at all (breakers open, retry budget spent); the
-// message says what was tried. x-should-retry: false tells the app's SDK not
-// to retry on top of the sidecar's own retries.
+// message says what was tried, and a provider's error keeps its category in
+// the caller's vocabulary. x-should-retry: false tells the app's SDK not to
+// retry on top of the sidecar's own retries.
 func (ex *exchange) fail(ctx context.Context) {
 	if ex.r.Context().Err() != nil {
-		ex.status = 499 // the client left; nobody to answer
+		ex.status = statusClientClosed // the client left; nobody to answer
 		return
 	}
-	f := ex.ep.clientFormat()
-	status, errType, code := http.StatusServiceUnavailable, "api_error", "llmroute_unavailable"
-	if f == translate.OpenAI {
-		errType = "server_error"
-	}
+	status, code := http.StatusServiceUnavailable, "llmroute_unavailable"
+	errType := ""
 	switch {
 	case ex.attempts == 0 && ex.unsupported != nil && ex.last.provider == nil:
 		status, errType, code = http.StatusBadRequest, "invalid_request_error", "unsupported_by_providers"
 	case ctx.Err() != nil:
 		status, code = http.StatusGatewayTimeout, "llmroute_timeout"
-	case ex.last.provider == nil || ex.last.kind == -1:
+	case ex.last.provider == nil || ex.last.kind == resilience.FailBreakerOpen:
 		// Nothing was called, or the last provider's breaker refused.
 	case ex.last.kind == resilience.FailTimeout:
 		status, code = http.StatusGatewayTimeout, "upstream_timeout"
 	case ex.last.status >= 400:
-		status = ex.last.status
-		if e := parseUpstreamError(ex.last.body).Error; e.Type != "" {
-			errType, code = e.Type, fmt.Sprint(e.Code)
-			if e.Code == nil {
-				code = ""
-			}
-		}
+		status, code = ex.last.status, ""
 	default:
 		status, code = http.StatusBadGateway, "upstream_unreachable"
 	}
 	if ex.budgetSpent && ex.attempts == 0 {
 		status = http.StatusServiceUnavailable
 	}
-	ex.status, ex.errType = status, code
-	ex.w.Header().Set("x-should-retry", "false")
-	if ex.last.provider != nil {
-		ex.setRouteHeaders(ex.last.provider)
-	} else {
-		ex.setRouteHeaders(nil)
+	ex.status = status
+	ex.errType = code
+	if code == "" {
+		ex.errType = "provider_error"
 	}
-	writeError(ex.w, f, status, errType, code, ex.failureMessage(ctx))
+	ex.provider = ex.last.provider
+	ex.w.Header().Set("x-should-retry", "false")
+	ex.setRouteHeaders(ex.last.provider)
+	msg := ex.failureMessage(ctx)
+	if code == "" {
+		// The provider's own error, in the caller's format, saying what was tried.
+		writeErrorBody(ex.w, status, ex.last.tr.Error(status, ex.last.body, msg))
+		return
+	}
+	writeError(ex.w, ex.client, status, errType, code, msg)
 }
 
 // failureMessage tells the caller what was tried, provider by provider.
 func (ex *exchange) failureMessage(ctx context.Context) string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "llmroute: no provider could serve model %q (rule %s)", ex.fields.model, ex.rule.name)
+	fmt.Fprintf(&b, "llmroute: no provider could serve model %q (rule %s)", ex.req.Model, ex.rule.name)
 	switch {
 	case ctx.Err() != nil:
 		fmt.Fprintf(&b, " within timeouts.request (%s)", ex.rt.cfg.Timeouts.Request)
@@ -142,17 +129,27 @@ func (ex *exchange) failureMessage(ctx context.Context) string {
 	return b.String()
 }
 
-// serveModels answers GET /v1/models from the config: no provider is called.
+// serveModels answers an OpenAI-family GET /v1/models from the config: no
+// provider is called.
 func (px *Proxy) serveModels(w http.ResponseWriter, r *http.Request) {
-	if r.Method != http.MethodGet {
-		w.Header().Set("Allow", http.MethodGet)
-		writeError(w, translate.OpenAI, http.StatusMethodNotAllowed, "invalid_request_error", "", "/v1/models takes GET")
-		return
-	}
-	body := px.route.Load().models
+	ex := px.newExchange(w, r, translate.ChatCompletions)
+	defer ex.finish()
+	body := ex.rt.models
 	w.Header().Set("Content-Type", "application/json")
 	w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+	ex.status = http.StatusOK
 	w.Write(body)
+}
+
+// notFound answers a path outside the APIs, in the caller's format.
+func (px *Proxy) notFound(w http.ResponseWriter, r *http.Request) {
+	ex := px.newExchange(w, r, familyFormat(callerFamily(r.URL.Path, r.Header.Get("Anthropic-Version"))))
+	defer ex.finish()
+	ex.errType = "not_found"
+	ex.status = http.StatusNotFound
+	w.Header().Set("x-should-retry", "false")
+	writeError(w, ex.client, http.StatusNotFound, "not_found_error", "unknown_url",
+		"llmroute serves the OpenAI and Anthropic APIs under /v1/; there is nothing at "+r.Method+" "+r.URL.Path)
 }
 
 // modelList renders the models a route knows, in the OpenAI list format:

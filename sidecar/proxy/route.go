@@ -40,14 +40,26 @@ type rule struct {
 // provider is one upstream as the request path uses it.
 type provider struct {
 	cfg    config.Provider
-	format translate.Format
-	// urls by endpoint, built once: baseURL + the endpoint's path.
-	urls    [numEndpoints]string
-	auth    string // the header value: "Bearer <key>" or the bare key for x-api-key
-	breaker *resilience.Breaker
-	rpm     *rate.Limiter // nil: no cap
-	tpm     *rate.Limiter // nil: no cap
-	stats   *providerStats
+	family translate.Family
+	// backends maps a client's format to the format this provider is called
+	// in for it: the same when it serves that API, a translatable one when it
+	// does not; absent when it cannot serve that client at all.
+	backends map[translate.Format]translate.Format
+	// urls maps a backend format to its URL: baseURL + the format's path.
+	urls map[translate.Format]string
+	// base is the base URL without a trailing slash, for pass-through calls.
+	base string
+	// authHeader and auth are the credential: "Authorization: Bearer <key>"
+	// for the OpenAI family, "x-api-key: <key>" for Anthropic; auth is empty
+	// when the provider has no key.
+	authHeader, auth string
+	// versionHeader, when set, is sent with its value on translated requests
+	// and on native ones that lack it (anthropic-version).
+	versionHeader, version string
+	breaker                *resilience.Breaker
+	rpm                    *rate.Limiter // nil: no cap
+	tpm                    *rate.Limiter // nil: no cap
+	stats                  *providerStats
 }
 
 // match returns the first rule whose patterns match model.
@@ -106,26 +118,12 @@ func (px *Proxy) compile(cfg *config.Config, prev *route) (*route, error) {
 	}
 	var errs []error
 	for _, pc := range cfg.Providers {
-		p := &provider{cfg: pc, format: translate.OpenAI}
-		if pc.Type == config.Anthropic {
-			p.format = translate.Anthropic
-		}
 		key, err := readKey(pc)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		switch {
-		case key == "":
-		case p.format == translate.Anthropic:
-			p.auth = key
-		default:
-			p.auth = "Bearer " + key
-		}
-		base := strings.TrimSuffix(pc.BaseURL, "/")
-		for e := range numEndpoints {
-			p.urls[e] = base + endpoint(e).upstreamPath(p.format)
-		}
+		p := newProvider(pc, key)
 		if old := prev.provider(pc.Name); old != nil && sameBreakerSettings(old, pc, prev.cfg, cfg) {
 			p.breaker, p.stats = old.breaker, old.stats
 		} else {
@@ -160,6 +158,41 @@ func (px *Proxy) compile(cfg *config.Config, prev *route) (*route, error) {
 	return rt, nil
 }
 
+// newProvider prepares what the request path needs of a provider: which
+// format it is called in for each client format, the URL of each, and its
+// credential header.
+func newProvider(pc config.Provider, key string) *provider {
+	p := &provider{
+		cfg:        pc,
+		family:     translate.OpenAIFamily,
+		backends:   map[translate.Format]translate.Format{},
+		urls:       map[translate.Format]string{},
+		base:       strings.TrimSuffix(pc.BaseURL, "/"),
+		authHeader: "Authorization",
+	}
+	if pc.Type == config.Anthropic {
+		p.family, p.authHeader = translate.AnthropicFamily, "X-Api-Key"
+		p.versionHeader, p.version = "Anthropic-Version", pc.AnthropicVersion
+	}
+	switch {
+	case key == "":
+	case p.family == translate.AnthropicFamily:
+		p.auth = key
+	default:
+		p.auth = "Bearer " + key
+	}
+	for _, client := range clientFormats {
+		for _, backend := range append([]translate.Format{client}, clientFormats...) {
+			if pc.Serves(formatAPIs[backend]) && translate.Translates(client, backend) {
+				p.backends[client] = backend
+				p.urls[backend] = p.base + backend.Path()
+				break
+			}
+		}
+	}
+	return p
+}
+
 func (rt *route) provider(name string) *provider {
 	if rt == nil {
 		return nil
@@ -172,6 +205,33 @@ func (rt *route) provider(name string) *provider {
 func sameBreakerSettings(old *provider, pc config.Provider, oldCfg, newCfg *config.Config) bool {
 	return old.cfg.Type == pc.Type && old.cfg.BaseURL == pc.BaseURL &&
 		reflect.DeepEqual(oldCfg.CircuitBreaker, newCfg.CircuitBreaker)
+}
+
+// passTarget picks the provider that a call the sidecar does not route goes
+// to: of the caller's family, serving api natively when the call reaches an
+// API's stored state (api != ""). A model, when the call names one, picks
+// the rule as for routed calls and the first such backend of it; otherwise,
+// or when that rule has none, the first such backend of the first rule that
+// lists one. nil when no provider fits.
+func (rt *route) passTarget(family translate.Family, api config.API, model string) *provider {
+	fits := func(p *provider) bool { return p.family == family && (api == "" || p.cfg.Serves(api)) }
+	if model != "" {
+		if r := rt.match(model); r != nil {
+			for _, p := range r.backends {
+				if fits(p) {
+					return p
+				}
+			}
+		}
+	}
+	for _, r := range rt.rules {
+		for _, p := range r.backends {
+			if fits(p) {
+				return p
+			}
+		}
+	}
+	return nil
 }
 
 func perMinute(n int) *rate.Limiter {

@@ -29,16 +29,10 @@ type modelStats struct {
 	inTokens, outTokens map[string]prometheus.Observer // by operation
 }
 
-var outcomes = []string{
-	metrics.OutcomeSuccess, metrics.OutcomeClientErr, metrics.OutcomeRateLimit, metrics.OutcomeServerErr,
-	metrics.OutcomeConnect, metrics.OutcomeReset, metrics.OutcomeTimeout, metrics.OutcomeStreamErr,
-	metrics.OutcomeCanceled, metrics.OutcomeBadUpstream,
-}
-
 func (px *Proxy) newProviderStats(name string) *providerStats {
 	s := &providerStats{name: name, attempts: map[string]prometheus.Counter{}}
 	m := px.metrics
-	for _, o := range outcomes {
+	for _, o := range metrics.Outcomes {
 		s.attempts[o] = m.Attempts.WithLabelValues(name, o)
 	}
 	s.retries = m.Retries.WithLabelValues(name)
@@ -69,7 +63,7 @@ func (px *Proxy) onBreakerChange(s *providerStats) func(string, gobreaker.State,
 	gauge := px.metrics.Breaker.WithLabelValues(s.name)
 	return func(name string, from, to gobreaker.State) {
 		gauge.Set(resilience.StateValue(to))
-		px.metrics.Trans.WithLabelValues(name, stateName(from), stateName(to)).Inc()
+		px.metrics.BreakerTransitions.WithLabelValues(name, stateName(from), stateName(to)).Inc()
 		px.log.Info("Circuit breaker changed state", "provider", name, "from", stateName(from), "to", stateName(to))
 	}
 }

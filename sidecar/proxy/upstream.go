@@ -3,60 +3,82 @@ package proxy
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"net/http"
 	"strings"
-
-	"github.com/osmen-ai/llmroute/sidecar/translate"
 )
 
-// upstreamRequest builds the request to a provider. The app's own credentials
-// are dropped (SDKs send placeholders such as "sk-llmroute") and the
-// provider's are set; everything else the app sent passes through.
-func (ex *exchange) upstreamRequest(ctx context.Context, p *provider, tr translate.Translator, body []byte) (*http.Request, error) {
-	url := p.urls[ex.ep]
+// upstreamRequest builds a routed call's request to a provider. The app's
+// credentials are dropped (SDKs send placeholders such as "sk-llmroute") and
+// the provider's are set; the rest of what the app sent passes through,
+// minus what describes the client's connection and, on a translated call,
+// the other family's headers.
+func (ex *exchange) upstreamRequest(ctx context.Context, up *upstreamCall) (*http.Request, error) {
+	url := up.url
 	if q := ex.r.URL.RawQuery; q != "" {
 		url += "?" + q
 	}
+	body := up.body
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
 	req.ContentLength = int64(len(body))
 	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
-	h := req.Header
-	for k, vs := range ex.r.Header {
-		if dropRequestHeader(k, tr != nil) {
+	copyRequestHeaders(req.Header, ex.r.Header, !up.native)
+	req.Header.Set("Content-Type", "application/json")
+	up.p.setHeaders(req.Header, ex.id, !up.native)
+	return req, nil
+}
+
+// setHeaders sets what every request to the provider carries: the request
+// id, its credential, its version header (on a translated request, or when
+// the app sent none), and its configured static headers.
+func (p *provider) setHeaders(h http.Header, id string, translated bool) {
+	h.Set("X-Request-Id", id)
+	if p.auth != "" {
+		h.Set(p.authHeader, p.auth)
+	}
+	if p.versionHeader != "" && (translated || h.Get(p.versionHeader) == "") {
+		h.Set(p.versionHeader, p.version)
+	}
+	for k, v := range p.cfg.Headers {
+		h.Set(k, v)
+	}
+}
+
+// copyRequestHeaders copies the client's headers that may reach a provider:
+// not its credentials, not what describes its own connection (hop-by-hop
+// headers, and those its Connection header names, RFC 9110 §7.6.1), not the
+// organization and project of the app's own key, and — when the request is
+// translated — none of either family's own headers, which mean nothing to
+// the other.
+func copyRequestHeaders(dst, src http.Header, translated bool) {
+	for k, vs := range src {
+		if dropRequestHeader(k, translated) {
 			continue
 		}
-		h[k] = vs
+		dst[k] = vs
 	}
-	h.Set("Content-Type", "application/json")
-	h.Set("x-request-id", ex.id)
-	if p.format == translate.Anthropic {
-		if p.auth != "" {
-			h.Set("x-api-key", p.auth)
+	for _, c := range src["Connection"] {
+		for name := range strings.SplitSeq(c, ",") {
+			if name = strings.TrimSpace(name); name != "" {
+				dst.Del(name)
+			}
 		}
-		if tr != nil || h.Get("anthropic-version") == "" {
-			h.Set("anthropic-version", p.cfg.AnthropicVersion)
-		}
-	} else if p.auth != "" {
-		h.Set("Authorization", p.auth)
 	}
-	return req, nil
 }
 
 // dropRequestHeader reports whether a client header must not reach the provider.
 func dropRequestHeader(k string, translated bool) bool {
 	switch http.CanonicalHeaderKey(k) {
 	case "Authorization", "X-Api-Key", "Api-Key", // credentials: the sidecar sets its own
+		"Openai-Organization", "Openai-Project", // they belong to the app's key, not the provider's
 		"Host", "Content-Length", "Accept-Encoding", "X-Request-Id",
 		"Connection", "Keep-Alive", "Proxy-Connection", "Proxy-Authorization",
 		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
 		return true
 	}
-	// Format-specific headers mean nothing to the other family.
 	if translated {
 		lk := strings.ToLower(k)
 		return strings.HasPrefix(lk, "anthropic-") || strings.HasPrefix(lk, "openai-")
@@ -79,33 +101,4 @@ func copyHeaders(dst, src http.Header) {
 		}
 		dst[k] = vs
 	}
-}
-
-// upstreamError is a provider's error body. Both families nest it the same
-// way: OpenAI {"error":{"message","type","code"}}, Anthropic
-// {"type":"error","error":{"type","message"}}.
-type upstreamError struct {
-	Error struct {
-		Message string `json:"message"`
-		Type    string `json:"type"`
-		Code    any    `json:"code"`
-	} `json:"error"`
-}
-
-func parseUpstreamError(body []byte) (e upstreamError) {
-	_ = json.Unmarshal(body, &e)
-	return e
-}
-
-// upstreamMessage pulls the human-readable message out of a provider's error
-// body, in either format; the raw text if it is not JSON.
-func upstreamMessage(body []byte) string {
-	if m := parseUpstreamError(body).Error.Message; m != "" {
-		return m
-	}
-	s := strings.TrimSpace(string(body))
-	if len(s) > 200 {
-		s = s[:200] + "…"
-	}
-	return s
 }

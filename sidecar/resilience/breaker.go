@@ -17,12 +17,6 @@ type Breaker = gobreaker.TwoStepCircuitBreaker[struct{}]
 // that no retry would fix). Neither says anything about the provider's health.
 var ErrNotCounted = errors.New("outcome not counted by the circuit breaker")
 
-// IsOpen reports whether err from Breaker.Allow means the breaker refused the
-// call (open, or half-open with its probes already out).
-func IsOpen(err error) bool {
-	return errors.Is(err, gobreaker.ErrOpenState) || errors.Is(err, gobreaker.ErrTooManyRequests)
-}
-
 // NewBreaker builds a provider's breaker from the config. It trips on
 // ConsecutiveFailures in a row, or when FailureRatio of the requests in a
 // rolling Interval failed once MinRequests were seen; after OpenTimeout it

@@ -129,7 +129,8 @@ func TestRetryOn(t *testing.T) {
 		{FailStatus, 429, true}, {FailStatus, 503, true}, {FailStatus, 529, true},
 		{FailStatus, 400, false}, {FailStatus, 401, false}, {FailStatus, 501, false},
 		{FailConnect, 0, true}, {FailReset, 0, true}, {FailTimeout, 0, true},
-		{FailStreamError, 200, true}, {FailInsufficientQuota, 429, false},
+		{FailStreamError, 200, true}, {FailBadResponse, 200, true},
+		{FailRefused, 401, false}, {FailRefused, 429, false}, {FailRequest, 400, false}, {FailBreakerOpen, 0, false},
 	}
 	for _, tc := range tests {
 		if got := r.Retryable(tc.f, tc.status); got != tc.want {
@@ -139,6 +140,36 @@ func TestRetryOn(t *testing.T) {
 	only := NewRetryOn([]string{"503"})
 	if only.Retryable(FailConnect, 0) || only.Retryable(FailStatus, 429) || !only.Retryable(FailStatus, 503) {
 		t.Error("a narrowed retryOn list must retry only what it names")
+	}
+}
+
+// A provider that refuses us (bad key, no credit, no such model) is told
+// apart from a request that any provider would refuse: the first falls back
+// to the next provider, the second goes back to the client.
+func TestClassifyStatus(t *testing.T) {
+	tests := []struct {
+		status int
+		body   string
+		want   Failure
+	}{
+		{401, `{"error":{"type":"authentication_error"}}`, FailRefused},
+		{402, ``, FailRefused},
+		{403, ``, FailRefused},
+		{404, `{"error":{"code":"model_not_found"}}`, FailRefused},
+		{429, `{"error":{"code":"insufficient_quota"}}`, FailRefused},
+		{429, `{"error":{"code":"rate_limit_exceeded"}}`, FailStatus},
+		{400, `{"error":{"message":"bad"}}`, FailRequest},
+		{413, ``, FailRequest},
+		{422, ``, FailRequest},
+		{408, ``, FailStatus},
+		{500, ``, FailStatus},
+		{503, ``, FailStatus},
+		{529, ``, FailStatus},
+	}
+	for _, tt := range tests {
+		if got := ClassifyStatus(tt.status, []byte(tt.body)); got != tt.want {
+			t.Errorf("ClassifyStatus(%d, %s) = %v, want %v", tt.status, tt.body, got, tt.want)
+		}
 	}
 }
 
@@ -163,7 +194,7 @@ func TestBreakerTripsOnConsecutiveFailures(t *testing.T) {
 		}
 		done(fail)
 	}
-	if _, err := b.Allow(); !IsOpen(err) {
+	if _, err := b.Allow(); !errors.Is(err, gobreaker.ErrOpenState) {
 		t.Fatalf("want open after 3 failures, got %v (state %s)", err, b.State())
 	}
 	if len(transitions) != 1 || transitions[0] != "closed->open" {

@@ -1,6 +1,8 @@
 package resilience
 
 import (
+	"bytes"
+	"net/http"
 	"strconv"
 
 	"github.com/osmen-ai/llmroute/sidecar/config"
@@ -11,12 +13,22 @@ type Failure int
 
 // The ways an attempt can fail.
 const (
-	FailStatus            Failure = iota // the provider answered with an error status
-	FailConnect                          // no connection could be made
-	FailReset                            // the connection broke before the response was complete
-	FailTimeout                          // the attempt ran out of time
-	FailStreamError                      // a stream sent an error event before any content
-	FailInsufficientQuota                // 429 insufficient_quota: out of credit, not busy
+	FailStatus      Failure = iota // the provider answered with an error status
+	FailConnect                    // no connection could be made
+	FailReset                      // the connection broke before the response was complete
+	FailTimeout                    // the attempt ran out of time
+	FailStreamError                // a stream sent an error event before any content
+	FailBadResponse                // a success status whose body or events cannot be read
+	// FailRefused: the provider will not serve us — a bad or revoked key
+	// (401), no permission (403), no such model or deployment (404), no
+	// credit (402, or 429 insufficient_quota). Not retried there; the next
+	// provider may well serve the same request.
+	FailRefused
+	// FailRequest: the provider refused the request itself (400, 413, 422,
+	// …); any provider would, so it goes back to the client at once.
+	FailRequest
+	// FailBreakerOpen: the provider's breaker refused the call; nothing was sent.
+	FailBreakerOpen
 )
 
 func (f Failure) String() string {
@@ -29,10 +41,38 @@ func (f Failure) String() string {
 		return config.RetryTimeout
 	case FailStreamError:
 		return "stream-error"
-	case FailInsufficientQuota:
-		return "insufficient-quota"
+	case FailBadResponse:
+		return "bad-response"
+	case FailRefused:
+		return "refused"
+	case FailRequest:
+		return "request-refused"
+	case FailBreakerOpen:
+		return "breaker-open"
 	}
 	return "status"
+}
+
+// ClassifyStatus tells what an error status says: a provider's refusal of
+// us, the request's own fault, or a status for retryOn to judge (429, 5xx
+// and anything unusual). body is the provider's error body, where a 429
+// says whether it is a rate limit or an empty account.
+func ClassifyStatus(status int, body []byte) Failure {
+	switch status {
+	case http.StatusUnauthorized, http.StatusPaymentRequired, http.StatusForbidden, http.StatusNotFound:
+		return FailRefused
+	case http.StatusTooManyRequests:
+		if bytes.Contains(body, []byte("insufficient_quota")) {
+			return FailRefused
+		}
+		return FailStatus
+	case http.StatusRequestTimeout:
+		return FailStatus
+	}
+	if status >= 400 && status < 500 {
+		return FailRequest
+	}
+	return FailStatus
 }
 
 // RetryOn is a compiled retryOn list: a lookup, not a string search, per attempt.
@@ -62,19 +102,20 @@ func NewRetryOn(list []string) *RetryOn {
 }
 
 // Retryable reports whether a failure may be retried on the same provider.
-// An error event inside a stream is retried like the 503 it stands for;
-// insufficient quota never is: waiting does not add credit.
+// An error event inside a stream is retried like the 503 it stands for, an
+// unreadable response like a broken connection; a refusal never is: waiting
+// does not fix a key or add credit.
 func (r *RetryOn) Retryable(f Failure, status int) bool {
 	switch f {
 	case FailConnect:
 		return r.connect
-	case FailReset:
+	case FailReset, FailBadResponse:
 		return r.reset
 	case FailTimeout:
 		return r.timeout
 	case FailStreamError:
 		return r.status[503]
-	case FailInsufficientQuota:
+	case FailRefused, FailRequest, FailBreakerOpen:
 		return false
 	}
 	return status >= 0 && status < len(r.status) && r.status[status]

@@ -60,63 +60,71 @@ func benchmarkStream(b *testing.B, client, backend Format, req string, stream []
 	out := make([]byte, 0, 256<<10)
 	b.ReportAllocs()
 	b.ResetTimer()
+	r := mustRequest(b, []byte(req))
 	for b.Loop() {
 		tr := New(client, backend)
-		if _, err := tr.Request([]byte(req), "m"); err != nil {
+		if _, err := tr.Request(nil, r, "m"); err != nil {
 			b.Fatal(err)
 		}
+		st := tr.Stream()
 		out = out[:0]
 		for _, ev := range evs {
 			var err error
-			if out, err = tr.StreamEvent(out, ev); err != nil {
+			if out, _, err = st.Event(out, ev); err != nil {
 				b.Fatal(err)
 			}
 		}
-		out = tr.StreamEnd(out)
 	}
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(evs)), "ns/event")
 }
 
 // One op is a whole 200-delta stream, request included.
-func BenchmarkStreamAnthropicToOpenAI(b *testing.B) {
-	benchmarkStream(b, OpenAI, Anthropic, `{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hi"}]}`, anthropicStream(200))
+func BenchmarkStreamChatFromMessages(b *testing.B) {
+	benchmarkStream(b, ChatCompletions, Messages, `{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hi"}]}`, anthropicStream(200))
 }
 
-func BenchmarkStreamOpenAIToAnthropic(b *testing.B) {
-	benchmarkStream(b, Anthropic, OpenAI, `{"model":"claude-sonnet-4-5","max_tokens":1024,"stream":true,"messages":[{"role":"user","content":"Hi"}]}`, openAIStream(200))
+func BenchmarkStreamMessagesFromChat(b *testing.B) {
+	benchmarkStream(b, Messages, ChatCompletions, `{"model":"claude-sonnet-4-5","max_tokens":1024,"stream":true,"messages":[{"role":"user","content":"Hi"}]}`, openAIStream(200))
 }
 
 // benchmarkDelta times the steady state: one text delta event per op, on a
 // translator whose stream has started.
 func benchmarkDelta(b *testing.B, client, backend Format, req string, stream []byte) {
 	evs := readEvents(b, stream)
-	tr := New(client, backend)
-	if _, err := tr.Request([]byte(req), "m"); err != nil {
-		b.Fatal(err)
-	}
+	st := startedStream(b, client, backend, req, evs[:4])
 	out := make([]byte, 0, 64<<10)
 	var err error
-	for _, ev := range evs[:4] {
-		if out, err = tr.StreamEvent(out, ev); err != nil {
-			b.Fatal(err)
-		}
-	}
 	delta := evs[4]
 	b.ReportAllocs()
 	b.SetBytes(int64(len(delta.Raw)))
 	for b.Loop() {
-		if out, err = tr.StreamEvent(out[:0], delta); err != nil {
+		if out, _, err = st.Event(out[:0], delta); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-func BenchmarkDeltaAnthropicToOpenAI(b *testing.B) {
-	benchmarkDelta(b, OpenAI, Anthropic, `{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hi"}]}`, anthropicStream(4))
+// startedStream returns a stream that has seen the events of its start.
+func startedStream(tb testing.TB, client, backend Format, req string, start []sse.Event) Stream {
+	tr := New(client, backend)
+	if _, err := tr.Request(nil, mustRequest(tb, []byte(req)), "m"); err != nil {
+		tb.Fatal(err)
+	}
+	st := tr.Stream()
+	for _, ev := range start {
+		if _, _, err := st.Event(nil, ev); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	return st
 }
 
-func BenchmarkDeltaOpenAIToAnthropic(b *testing.B) {
-	benchmarkDelta(b, Anthropic, OpenAI, `{"model":"claude","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"Hi"}]}`, openAIStream(4))
+func BenchmarkDeltaChatFromMessages(b *testing.B) {
+	benchmarkDelta(b, ChatCompletions, Messages, `{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hi"}]}`, anthropicStream(4))
+}
+
+func BenchmarkDeltaMessagesFromChat(b *testing.B) {
+	benchmarkDelta(b, Messages, ChatCompletions, `{"model":"claude","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"Hi"}]}`, openAIStream(4))
 }
 
 // The per-event path must not allocate once the stream has started.
@@ -127,26 +135,20 @@ func TestStreamEventAllocs(t *testing.T) {
 		req             string
 		stream          []byte
 	}{
-		{"anthropic to openai", OpenAI, Anthropic, `{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hi"}]}`, anthropicStream(4)},
-		{"openai to anthropic", Anthropic, OpenAI, `{"model":"claude","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"Hi"}]}`, openAIStream(4)},
+		{"chat from messages", ChatCompletions, Messages, `{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hi"}]}`, anthropicStream(4)},
+		{"messages from chat", Messages, ChatCompletions, `{"model":"claude","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"Hi"}]}`, openAIStream(4)},
+		{"chat identity", ChatCompletions, ChatCompletions, `{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"Hi"}]}`, openAIStream(4)},
+		{"messages identity", Messages, Messages, `{"model":"claude","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"Hi"}]}`, anthropicStream(4)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			evs := readEvents(t, c.stream)
-			tr := New(c.client, c.backend)
-			if _, err := tr.Request([]byte(c.req), "m"); err != nil {
-				t.Fatal(err)
-			}
+			st := startedStream(t, c.client, c.backend, c.req, evs[:4]) // the stream and its text block started
 			out := make([]byte, 0, 64<<10)
 			var err error
-			for _, ev := range evs[:4] { // start the stream and the text block
-				if out, err = tr.StreamEvent(out, ev); err != nil {
-					t.Fatal(err)
-				}
-			}
 			delta := evs[4]
 			allocs := testing.AllocsPerRun(100, func() {
-				if out, err = tr.StreamEvent(out[:0], delta); err != nil {
+				if out, _, err = st.Event(out[:0], delta); err != nil {
 					t.Fatal(err)
 				}
 			})
@@ -164,41 +166,61 @@ func benchmarkRequest(b *testing.B, client, backend Format, file string) {
 	}
 	b.ReportAllocs()
 	b.SetBytes(int64(len(body)))
+	r := mustRequest(b, body)
 	for b.Loop() {
-		if _, err := New(client, backend).Request(body, "m"); err != nil {
+		if _, err := New(client, backend).Request(nil, r, "m"); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-func BenchmarkRequestOpenAIToAnthropic(b *testing.B) {
-	benchmarkRequest(b, OpenAI, Anthropic, "testdata/o2a_request_tools.in.json")
+func BenchmarkRequestChatToMessages(b *testing.B) {
+	benchmarkRequest(b, ChatCompletions, Messages, "testdata/chat_messages_request_tools.in.json")
 }
 
-func BenchmarkRequestAnthropicToOpenAI(b *testing.B) {
-	benchmarkRequest(b, Anthropic, OpenAI, "testdata/a2o_request_tools.in.json")
+func BenchmarkRequestMessagesToChat(b *testing.B) {
+	benchmarkRequest(b, Messages, ChatCompletions, "testdata/messages_chat_request_tools.in.json")
 }
 
-func BenchmarkResponseAnthropicToOpenAI(b *testing.B) {
-	body, err := os.ReadFile("testdata/o2a_response_tool_use.in.json")
+func BenchmarkResponseChatFromMessages(b *testing.B) {
+	body, err := os.ReadFile("testdata/chat_messages_response_tool_use.in.json")
 	if err != nil {
 		b.Fatal(err)
 	}
-	tr := New(OpenAI, Anthropic)
+	tr := New(ChatCompletions, Messages)
 	b.ReportAllocs()
 	for b.Loop() {
-		if _, err := tr.Response(body); err != nil {
+		if _, _, err := tr.Response(body); err != nil {
 			b.Fatal(err)
 		}
 	}
 }
 
-func BenchmarkIsErrorEvent(b *testing.B) {
+// BenchmarkReadRequest is the scan every routed request pays.
+func BenchmarkReadRequest(b *testing.B) {
+	body, err := os.ReadFile("testdata/chat_messages_request_tools.in.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	b.SetBytes(int64(len(body)))
+	for b.Loop() {
+		if _, err := ReadRequest(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkIdentityChunk is the cost of relaying one chat chunk as it is.
+func BenchmarkIdentityChunk(b *testing.B) {
 	ev := readEvents(b, openAIStream(1))[1]
+	st := New(ChatCompletions, ChatCompletions).Stream()
+	out := make([]byte, 0, 4096)
 	b.ReportAllocs()
 	for b.Loop() {
-		if IsErrorEvent(OpenAI, ev) {
-			b.Fatal("not an error")
+		var kind EventKind
+		if out, kind, _ = st.Event(out[:0], ev); kind != Content {
+			b.Fatal("not content")
 		}
 	}
 }

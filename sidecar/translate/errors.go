@@ -6,8 +6,6 @@ import (
 	"net/http"
 	"strings"
 	"unicode/utf8"
-
-	"github.com/osmen-ai/llmroute/sidecar/sse"
 )
 
 // Error bodies and stream error events in both formats.
@@ -99,26 +97,6 @@ func anthropicError(status int, typ, code string) string {
 	return "invalid_request_error"
 }
 
-// ErrorBody renders an error in format f, for the sidecar's own errors. An
-// empty errType is derived from status; code is used by OpenAI only ("" for
-// null, or derived along with the type).
-func ErrorBody(f Format, status int, errType, code, message string) []byte {
-	if f == Anthropic {
-		if errType == "" {
-			errType = anthropicError(status, "", "")
-		}
-		return appendAnthropicError(make([]byte, 0, 64+len(message)), errType, message)
-	}
-	if errType == "" {
-		var derived string
-		errType, derived = openAIError(anthropicError(status, "", ""), message)
-		if code == "" {
-			code = derived
-		}
-	}
-	return appendOpenAIError(make([]byte, 0, 80+len(message)), errType, code, message)
-}
-
 func appendOpenAIError(dst []byte, typ, code, message string) []byte {
 	dst = append(dst, `{"error":{"message":`...)
 	dst = AppendString(dst, message)
@@ -208,63 +186,82 @@ func jsonText(raw json.RawMessage) string {
 	return string(bytes.TrimSpace(raw))
 }
 
-// ConvertError turns a backend error body (status and body in the backend's
-// format) into the client's format, keeping the message and mapping the
-// type. A body that cannot be read keeps its text as the message. When the
-// formats are equal, body is returned as it is.
-func ConvertError(client, backend Format, status int, body []byte) []byte {
-	if client == backend {
+// convertError turns a backend error body (status and body in the backend's
+// format) into the client's format, keeping the message and mapping the type.
+// A non-empty message replaces the backend's in what is written; the
+// mapping still reads the backend's own (it tells a context overflow or a
+// missing model apart). A body that cannot be read keeps its text as the
+// message. Between formats of one family with no new message, body is
+// returned as it is.
+func convertError(client, backend Format, status int, body []byte, message string) []byte {
+	if client.Family() == backend.Family() && message == "" {
 		return body
 	}
 	p := parseError(status, body)
-	if client == Anthropic {
-		return appendAnthropicError(nil, anthropicError(status, p.typ, p.code), p.message)
+	text := p.message
+	if message != "" {
+		text = message
+	}
+	if client.Family() == AnthropicFamily {
+		typ := p.typ
+		if backend.Family() != AnthropicFamily || typ == "" || typ == "error" {
+			typ = anthropicError(status, p.typ, p.code)
+		}
+		return appendAnthropicError(nil, typ, text)
+	}
+	if backend.Family() == OpenAIFamily && p.typ != "" {
+		return appendOpenAIError(nil, p.typ, p.code, text)
 	}
 	typ := p.typ
 	if typ == "" || typ == "error" {
 		typ = anthropicError(status, "", "")
 	}
 	oaType, code := openAIError(typ, p.message)
-	return appendOpenAIError(nil, oaType, code, p.message)
+	return appendOpenAIError(nil, oaType, code, text)
 }
 
-// StreamErrorEvent appends an error event in the client's format f, to end a
-// stream that failed after content was sent. An empty errType becomes
-// server_error (OpenAI) or api_error (Anthropic). The OpenAI event is not
-// followed by [DONE]: [DONE] marks a complete answer, and the SDKs stop at
-// the error anyway.
-func StreamErrorEvent(dst []byte, f Format, errType, message string) []byte {
-	if f == Anthropic {
+// appendStreamError appends an error event in the client's format f, to end
+// a stream that failed after content was sent. An empty errType is the
+// format's generic server error. seq is the event's sequence_number, which
+// Responses events carry. A chat stream's error is not followed by [DONE]:
+// [DONE] marks a complete answer, and the SDKs stop at the error anyway.
+func appendStreamError(dst []byte, f Format, seq int64, errType, message string) []byte {
+	switch f {
+	case Messages:
 		if errType == "" {
 			errType = "api_error"
 		}
 		dst = append(dst, "event: error\ndata: "...)
 		dst = appendAnthropicError(dst, errType, message)
-		return append(dst, "\n\n"...)
+	case Responses:
+		if errType == "" {
+			errType = "server_error"
+		}
+		dst = append(dst, "event: error\ndata: {\"type\":\"error\",\"code\":"...)
+		dst = AppendString(dst, errType)
+		dst = append(dst, `,"message":`...)
+		dst = AppendString(dst, message)
+		dst = append(dst, `,"param":null,"sequence_number":`...)
+		dst = appendInt(dst, seq)
+		dst = append(dst, '}')
+	default:
+		if errType == "" {
+			errType = "server_error"
+		}
+		dst = append(dst, "data: "...)
+		dst = appendOpenAIError(dst, errType, "", message)
 	}
-	if errType == "" {
-		errType = "server_error"
-	}
-	dst = append(dst, "data: "...)
-	dst = appendOpenAIError(dst, errType, "", message)
 	return append(dst, "\n\n"...)
 }
 
-// IsErrorEvent reports whether a backend stream event in format f is an
-// error event: for Anthropic an event named error (or, unnamed, of type
-// error); for OpenAI a JSON object with a non-null top-level "error", the
-// test the SDKs apply. It reads only the top level of the data.
-func IsErrorEvent(f Format, ev sse.Event) bool {
-	if !ev.HasData() {
+// isChatErrorEvent reports whether a chat completions chunk is an error: a
+// JSON object with a non-null top-level "error", the test the SDKs apply.
+// It reads only the top level of the data.
+func isChatErrorEvent(data []byte) bool {
+	if !bytes.Contains(data, []byte(`"error"`)) {
 		return false
 	}
-	if f == Anthropic {
-		return ev.Name == "error" || ev.Name == "" && anthropicEventType(ev.Data) == "error"
-	}
-	if !bytes.Contains(ev.Data, []byte(`"error"`)) {
-		return false
-	}
-	it := objectMembers(ev.Data)
+	it := objectMembers(data)
 	for it.next() {
 		if string(it.key) == "error" {
 			return !isNullToken(it.val)
@@ -327,4 +324,11 @@ func appendAnthropicStreamErrorFromOpenAI(dst, errVal []byte) []byte {
 	dst = append(dst, "event: error\ndata: "...)
 	dst = appendAnthropicError(dst, anthropicError(0, typ, code), message)
 	return append(dst, "\n\n"...)
+}
+
+// ErrorMessage is the human-readable message of an error body or error event
+// of any format ({"error":{"message"}}, a Responses error event's top-level
+// message, a gateway's {"error":"text"}), or its text when it is not JSON.
+func ErrorMessage(body []byte) string {
+	return parseError(0, body).message
 }

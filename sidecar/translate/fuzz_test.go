@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/osmen-ai/llmroute/sidecar/sse"
 )
@@ -46,22 +47,53 @@ func checkRequestResult(t *testing.T, in, orig, out []byte, err error) {
 	}
 }
 
-func FuzzOpenAIToAnthropicRequest(f *testing.F) {
-	addGoldenSeeds(f, "o2a_request_*.in.json")
-	addGoldenSeeds(f, "*.req.json")
-	f.Fuzz(func(t *testing.T, in []byte) {
-		orig := bytes.Clone(in)
-		out, err := New(OpenAI, Anthropic).Request(in, "claude")
-		checkRequestResult(t, in, orig, out, err)
-	})
+// fuzzRequest checks the request translation from client to backend on
+// arbitrary bodies that scan as requests.
+func fuzzRequest(t *testing.T, client, backend Format, in []byte) {
+	orig := bytes.Clone(in)
+	req, err := ReadRequest(in)
+	if err != nil {
+		return // the proxy answers 400 before any translator sees it
+	}
+	out, err := New(client, backend).Request(nil, &req, "backend-model")
+	checkRequestResult(t, in, orig, out, err)
 }
 
-func FuzzAnthropicToOpenAIRequest(f *testing.F) {
-	addGoldenSeeds(f, "a2o_request_*.in.json")
+func FuzzChatToMessagesRequest(f *testing.F) {
+	addGoldenSeeds(f, "chat_messages_request_*.in.json")
+	addGoldenSeeds(f, "chat_*.req.json")
+	f.Fuzz(func(t *testing.T, in []byte) { fuzzRequest(t, ChatCompletions, Messages, in) })
+}
+
+func FuzzMessagesToChatRequest(f *testing.F) {
+	addGoldenSeeds(f, "messages_chat_request_*.in.json")
+	f.Fuzz(func(t *testing.T, in []byte) { fuzzRequest(t, Messages, ChatCompletions, in) })
+}
+
+// FuzzReadRequest checks the scan every request goes through, and the
+// identity's model replacement, against encoding/json.
+func FuzzReadRequest(f *testing.F) {
+	addGoldenSeeds(f, "*_request_*.in.json")
 	f.Fuzz(func(t *testing.T, in []byte) {
-		orig := bytes.Clone(in)
-		out, err := New(Anthropic, OpenAI).Request(in, "gpt")
-		checkRequestResult(t, in, orig, out, err)
+		req, err := ReadRequest(in)
+		if err != nil {
+			return
+		}
+		var doc map[string]json.RawMessage
+		if json.Unmarshal(in, &doc) != nil {
+			return // structure checked, tokens not: the provider validates
+		}
+		var model string
+		if raw, ok := doc["model"]; ok && utf8.Valid(raw) && json.Unmarshal(raw, &model) == nil && model != req.Model {
+			t.Fatalf("model %q, encoding/json says %q", req.Model, model)
+		}
+		out := req.WithModel(nil, "replaced")
+		if _, ok := doc["model"]; ok && json.Valid(in) {
+			var back map[string]json.RawMessage
+			if err := json.Unmarshal(out, &back); err != nil || string(back["model"]) != `"replaced"` {
+				t.Fatalf("WithModel wrote %q (%v)", out, err)
+			}
+		}
 	})
 }
 
@@ -71,29 +103,49 @@ func FuzzAnthropicToOpenAIRequest(f *testing.F) {
 func FuzzStreamEvents(f *testing.F) {
 	addGoldenSeeds(f, "*.in.sse")
 	f.Fuzz(func(t *testing.T, in []byte) {
-		for _, tr := range []Translator{New(OpenAI, Anthropic), New(Anthropic, OpenAI)} {
-			r := sse.NewReader(bytes.NewReader(in))
-			var out []byte
-			for {
-				ev, err := r.Next()
-				if err != nil {
-					if err == io.EOF {
-						out = tr.StreamEnd(out)
-					}
-					break
-				}
-				if out, err = tr.StreamEvent(out, ev); err != nil {
-					if !errors.Is(err, ErrInvalidResponse) {
-						t.Fatalf("unexpected error kind: %v", err)
-					}
-					break
-				}
-				_ = IsErrorEvent(OpenAI, ev)
-				_ = IsErrorEvent(Anthropic, ev)
-			}
-			checkTranslatedStream(t, out)
+		for _, pair := range streamPairs {
+			fuzzStream(t, New(pair[0], pair[1]).Stream(), in, pair[0] == pair[1])
 		}
 	})
+}
+
+// streamPairs are the (client, backend) pairs whose streams FuzzStreamEvents
+// drives; the identities are there for their event reading.
+var streamPairs = [][2]Format{
+	{ChatCompletions, Messages}, {Messages, ChatCompletions},
+	{ChatCompletions, ChatCompletions}, {Messages, Messages}, {Responses, Responses},
+}
+
+// fuzzStream feeds a stream to st as the proxy does and checks what it
+// wrote: a translation writes well-formed JSON events, an identity relays
+// each event's bytes exactly.
+func fuzzStream(t *testing.T, st Stream, in []byte, identity bool) {
+	r := sse.NewReader(bytes.NewReader(in))
+	var out, raw []byte
+	for {
+		ev, err := r.Next()
+		if err != nil {
+			break
+		}
+		raw = append(raw, ev.Raw...)
+		var kind EventKind
+		if out, kind, err = st.Event(out, ev); err != nil {
+			if !errors.Is(err, ErrInvalidResponse) {
+				t.Fatalf("unexpected error kind: %v", err)
+			}
+			break
+		}
+		if kind == Done || kind == Failed {
+			break
+		}
+	}
+	if identity {
+		if !bytes.Equal(out, raw) {
+			t.Fatalf("the identity changed the events:\n%q\n%q", raw, out)
+		}
+		return
+	}
+	checkTranslatedStream(t, st.Fail(out, "", "ended early"))
 }
 
 // checkTranslatedStream checks that every event the translator wrote parses
@@ -120,21 +172,20 @@ func checkTranslatedStream(t *testing.T, out []byte) {
 func FuzzResponses(f *testing.F) {
 	addGoldenSeeds(f, "*_response_*.in.json")
 	f.Fuzz(func(t *testing.T, in []byte) {
-		for _, tr := range []Translator{New(OpenAI, Anthropic), New(Anthropic, OpenAI)} {
-			out, err := tr.Response(in)
+		for _, pair := range streamPairs {
+			tr := New(pair[0], pair[1])
+			out, _, err := tr.Response(in)
 			if err != nil {
 				if !errors.Is(err, ErrInvalidResponse) {
 					t.Fatalf("unexpected error kind: %v", err)
 				}
 				continue
 			}
-			if !json.Valid(out) {
+			if pair[0] != pair[1] && !json.Valid(out) {
 				t.Fatalf("invalid JSON %q", out)
 			}
-		}
-		for _, f := range []Format{OpenAI, Anthropic} {
-			if out := ConvertError(f, 3-f, 500, in); !json.Valid(out) {
-				t.Fatalf("ConvertError wrote invalid JSON %q", out)
+			if out := tr.Error(500, in, "m"); !json.Valid(out) {
+				t.Fatalf("Error wrote invalid JSON %q", out)
 			}
 		}
 	})

@@ -19,17 +19,18 @@ import (
 	"github.com/osmen-ai/llmroute/sidecar/sse"
 )
 
-// The golden files in testdata are named <direction>_<kind>_<name>:
+// The golden files in testdata are named <client>_<backend>_<kind>_<name>:
 //
-//	direction  o2a: an OpenAI client and an Anthropic backend
-//	           a2o: an Anthropic client and an OpenAI backend
-//	kind       request:  <case>.in.json (client request) → <case>.want.json
-//	                     (backend request), or <case>.want.err when refused
-//	           response: <case>.in.json (backend body) → <case>.want.json
-//	           stream:   <case>.in.sse (backend events) → <case>.want.sse
-//	                     (client events, then a ": usage <in> <out>" comment)
-//	error files are error_<direction>_<status>_<name>.in.json (or .in.txt)
-//	→ .want.json, through ConvertError.
+//	client, backend  chat (chat completions), messages (Anthropic), responses
+//	kind             request:  <case>.in.json (client request) → <case>.want.json
+//	                           (backend request), or <case>.want.err when refused
+//	                 response: <case>.in.json (backend body) → <case>.want.json
+//	                 stream:   <case>.in.sse (backend events) → <case>.want.sse
+//	                           (client events, then a ": usage <in> <out>"
+//	                           comment); a stream that ends without its
+//	                           closing event is ended with Fail
+//	error files are error_<client>_<backend>_<status>_<name>.in.json (or
+//	.in.txt) → .want.json, through the translator's Error.
 //
 // Responses and streams run after the request in <case>.req.json, or after
 // defaultRequest when there is none. Run with -update to rewrite the want
@@ -43,29 +44,33 @@ const (
 )
 
 var defaultRequest = map[Format]string{
-	OpenAI:    `{"model":"gpt-4o","messages":[{"role":"user","content":"Hi"}]}`,
-	Anthropic: `{"model":"claude-sonnet-4-5","max_tokens":1024,"messages":[{"role":"user","content":"Hi"}]}`,
+	ChatCompletions: `{"model":"gpt-4o","messages":[{"role":"user","content":"Hi"}]}`,
+	Messages:        `{"model":"claude-sonnet-4-5","max_tokens":1024,"messages":[{"role":"user","content":"Hi"}]}`,
+	Responses:       `{"model":"gpt-4o","input":"Hi"}`,
 }
+
+func testClock() time.Time { return time.Unix(testNow, 0) }
 
 // newTestTranslator returns a translator with a fixed clock.
 func newTestTranslator(client, backend Format) Translator {
-	clock := func() time.Time { return time.Unix(testNow, 0) }
-	switch tr := New(client, backend).(type) {
-	case *openAIToAnthropic:
-		tr.now = clock
-		return tr
-	case *anthropicToOpenAI:
-		tr.now = clock
-		return tr
+	tr := New(client, backend)
+	if c, ok := tr.(interface{ setClock(func() time.Time) }); ok {
+		c.setClock(testClock)
 	}
-	panic("no translator")
+	return tr
 }
 
-func directionFormats(dir string) (client, backend Format) {
-	if dir == "o2a" {
-		return OpenAI, Anthropic
+// goldenFormats maps the names of golden files to formats.
+var goldenFormats = map[string]Format{"chat": ChatCompletions, "messages": Messages, "responses": Responses}
+
+// mustRequest reads a request body, failing the test when it does not scan.
+func mustRequest(t testing.TB, body []byte) *Request {
+	t.Helper()
+	r, err := ReadRequest(body)
+	if err != nil {
+		t.Fatalf("ReadRequest: %v", err)
 	}
-	return Anthropic, OpenAI
+	return &r
 }
 
 func TestGolden(t *testing.T) {
@@ -81,20 +86,23 @@ func TestGolden(t *testing.T) {
 		base := filepath.Base(in)
 		name := base[:strings.Index(base, ".in.")]
 		t.Run(name, func(t *testing.T) {
-			parts := strings.SplitN(name, "_", 3)
-			if len(parts) < 3 {
+			parts := strings.SplitN(strings.TrimPrefix(name, "error_"), "_", 4)
+			if len(parts) < 4 {
 				t.Fatalf("bad golden name %q", name)
+			}
+			client, backend := goldenFormats[parts[0]], goldenFormats[parts[1]]
+			if client == 0 || backend == 0 || New(client, backend) == nil {
+				t.Fatalf("golden name %q names no translator", name)
 			}
 			input, err := os.ReadFile(in)
 			if err != nil {
 				t.Fatal(err)
 			}
-			if parts[0] == "error" {
-				runErrorGolden(t, name, parts[1], parts[2], input)
+			if strings.HasPrefix(name, "error_") {
+				runErrorGolden(t, name, client, backend, parts[2], input)
 				return
 			}
-			client, backend := directionFormats(parts[0])
-			switch parts[1] {
+			switch parts[2] {
 			case "request":
 				runRequestGolden(t, name, client, backend, input)
 			case "response":
@@ -102,7 +110,7 @@ func TestGolden(t *testing.T) {
 			case "stream":
 				runStreamGolden(t, name, client, backend, input)
 			default:
-				t.Fatalf("bad golden kind %q", parts[1])
+				t.Fatalf("bad golden kind %q", parts[2])
 			}
 		})
 	}
@@ -112,7 +120,12 @@ func goldenPath(name, ext string) string { return filepath.Join("testdata", name
 
 func runRequestGolden(t *testing.T, name string, client, backend Format, input []byte) {
 	orig := bytes.Clone(input)
-	out, err := newTestTranslator(client, backend).Request(input, testModel)
+	req, err := ReadRequest(input)
+	if err != nil {
+		checkGoldenError(t, name, err)
+		return
+	}
+	out, err := newTestTranslator(client, backend).Request(nil, &req, testModel)
 	if !bytes.Equal(input, orig) {
 		t.Fatal("Request modified its input")
 	}
@@ -123,7 +136,7 @@ func runRequestGolden(t *testing.T, name string, client, backend Format, input [
 	if !json.Valid(out) {
 		t.Fatalf("invalid JSON: %s", out)
 	}
-	again, _ := newTestTranslator(client, backend).Request(input, testModel)
+	again, _ := newTestTranslator(client, backend).Request(nil, &req, testModel)
 	if !bytes.Equal(out, again) {
 		t.Fatal("output is not deterministic")
 	}
@@ -199,7 +212,7 @@ func requestFirst(t *testing.T, tr Translator, name string, client Format) {
 	} else if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := tr.Request(req, testModel); err != nil {
+	if _, err := tr.Request(nil, mustRequest(t, req), testModel); err != nil {
 		t.Fatalf("request: %v", err)
 	}
 }
@@ -207,28 +220,36 @@ func requestFirst(t *testing.T, tr Translator, name string, client Format) {
 func runResponseGolden(t *testing.T, name string, client, backend Format, input []byte) {
 	tr := newTestTranslator(client, backend)
 	requestFirst(t, tr, name, client)
-	out, err := tr.Response(input)
+	out, u, err := tr.Response(input)
 	if err != nil {
 		checkGoldenError(t, name, err)
 		return
 	}
+	if u == (Usage{}) && bytes.Contains(input, []byte(`"usage"`)) {
+		t.Errorf("Response reported no usage")
+	}
 	checkGoldenJSON(t, name, out)
 }
 
-// translateStream feeds a whole backend stream through tr.
-func translateStream(tr Translator, stream []byte) ([]byte, error) {
+// translateStream feeds a whole backend stream through st, as the proxy
+// does: a stream that ends without its closing event is failed.
+func translateStream(st Stream, stream []byte) ([]byte, error) {
 	r := sse.NewReader(bytes.NewReader(stream))
 	var out []byte
 	for {
 		ev, err := r.Next()
 		if err == io.EOF {
-			return tr.StreamEnd(out), nil
+			return st.Fail(out, "", "the provider's stream ended without its closing event"), nil
 		}
 		if err != nil {
 			return out, err
 		}
-		if out, err = tr.StreamEvent(out, ev); err != nil {
+		var kind EventKind
+		if out, kind, err = st.Event(out, ev); err != nil {
 			return out, err
+		}
+		if kind == Done || kind == Failed {
+			return out, nil
 		}
 	}
 }
@@ -236,11 +257,12 @@ func translateStream(tr Translator, stream []byte) ([]byte, error) {
 func runStreamGolden(t *testing.T, name string, client, backend Format, input []byte) {
 	tr := newTestTranslator(client, backend)
 	requestFirst(t, tr, name, client)
-	out, err := translateStream(tr, input)
+	st := tr.Stream()
+	out, err := translateStream(st, input)
 	if err != nil {
 		t.Fatalf("stream: %v", err)
 	}
-	u := tr.Usage()
+	u := st.Usage()
 	out = fmt.Appendf(out, ": usage %d %d\n\n", u.InputTokens, u.OutputTokens)
 	checkEventsValid(t, out)
 	path := goldenPath(name, ".want.sse")
@@ -323,16 +345,19 @@ func sseDiff(got, want []byte) string {
 	return ""
 }
 
-func runErrorGolden(t *testing.T, name, dir, rest string, input []byte) {
-	statusText, _, _ := strings.Cut(rest, "_")
+func runErrorGolden(t *testing.T, name string, client, backend Format, statusText string, input []byte) {
 	status, err := strconv.Atoi(statusText)
 	if err != nil {
 		t.Fatalf("bad status in %q", name)
 	}
-	client, backend := directionFormats(dir)
-	out := ConvertError(client, backend, status, input)
+	out := newTestTranslator(client, backend).Error(status, input, "")
 	if !json.Valid(out) {
 		t.Fatalf("invalid JSON: %s", out)
 	}
 	checkGoldenJSON(t, name, out)
 }
+
+// setClock fixes a translator's clock, so golden outputs with timestamps are
+// stable.
+func (t *chatToMessages) setClock(now func() time.Time) { t.now = now }
+func (t *messagesToChat) setClock(now func() time.Time) { t.now = now }

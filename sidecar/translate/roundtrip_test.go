@@ -43,11 +43,11 @@ func TestRoundTripOpenAIRequest(t *testing.T) {
 	}
 	for name, req := range cases {
 		t.Run(name, func(t *testing.T) {
-			anthropic, err := New(OpenAI, Anthropic).Request([]byte(req), "claude")
+			anthropic, err := New(ChatCompletions, Messages).Request(nil, mustRequest(t, []byte(req)), "claude")
 			if err != nil {
 				t.Fatalf("to Anthropic: %v", err)
 			}
-			back, err := New(Anthropic, OpenAI).Request(anthropic, "gpt-4o")
+			back, err := New(Messages, ChatCompletions).Request(nil, mustRequest(t, anthropic), "gpt-4o")
 			if err != nil {
 				t.Fatalf("back to OpenAI: %v\n%s", err, anthropic)
 			}

@@ -1,7 +1,15 @@
-// Package translate converts requests, responses, streamed events and errors
-// between the OpenAI chat completions format (POST /v1/chat/completions) and
-// the Anthropic Messages format (POST /v1/messages), so a client written for
-// one can be served by a backend that speaks the other.
+// Package translate holds what the sidecar knows about each LLM API's wire
+// format: OpenAI's chat completions, Responses, completions and embeddings,
+// and Anthropic's Messages. Every (client format, backend format) pair the
+// proxy can serve has a Translator, the identity included, so the proxy never
+// asks which format it holds: requests, responses, streamed events, token
+// usage and errors all go through the pair's translator.
+//
+// The identities forward the client's bytes with only the model replaced, and
+// read what the proxy needs (usage, where a stream's content starts and where
+// it ends, error events) without decoding. The real translations convert
+// between chat completions and Messages in both directions, and serve
+// Responses clients from chat completions and Messages backends.
 //
 // The rule behind every mapping: a translation may change how something is
 // said, never what is asked. A request field the other format cannot express
@@ -12,8 +20,9 @@
 // Choices that hold in both directions:
 //   - Responses and streams report the model the client asked for, not the
 //     provider's: SDKs and applications read it back as the model they chose.
-//   - Requests for Anthropic have the shape of API version AnthropicVersion,
-//     and default max_tokens to DefaultMaxTokens.
+//   - Requests for Anthropic have the shape of anthropic-version 2023-06-01
+//     (which the proxy sends with them) and default max_tokens to
+//     DefaultMaxTokens.
 //   - Temperature: Anthropic's 0..1 passes to OpenAI unchanged; OpenAI's
 //     0..2 passes to Anthropic up to 1, and above 1 it is refused, since
 //     clamping would quietly make the answer more conservative than asked.
@@ -38,39 +47,13 @@ import (
 	"github.com/osmen-ai/llmroute/sidecar/sse"
 )
 
-// Format is an LLM API wire format.
-type Format int
-
-const (
-	// OpenAI is the chat completions format.
-	OpenAI Format = iota + 1
-	// Anthropic is the Messages format.
-	Anthropic
-)
-
-func (f Format) String() string {
-	switch f {
-	case OpenAI:
-		return "openai"
-	case Anthropic:
-		return "anthropic"
-	}
-	return fmt.Sprintf("Format(%d)", int(f))
-}
-
 // DefaultMaxTokens is the max_tokens sent to Anthropic when an OpenAI request
-// sets neither max_completion_tokens nor max_tokens. Anthropic requires the
-// field while OpenAI lets the model run to its own limit; 4096 is large
-// enough for ordinary answers and accepted by every Claude model, so a
-// request that worked on OpenAI is not turned into a validation error. A
-// client that needs longer answers sets max_completion_tokens.
+// sets no output limit. Anthropic requires the field while OpenAI lets the
+// model run to its own limit; 4096 is large enough for ordinary answers and
+// accepted by every Claude model, so a request that worked on OpenAI is not
+// turned into a validation error. A client that needs longer answers sets
+// max_completion_tokens (or max_output_tokens).
 const DefaultMaxTokens = 4096
-
-// AnthropicVersion is the anthropic-version whose request shape Request
-// produces for an Anthropic backend. Translated requests may carry
-// temperature and top_p, which API version 2026-10-21 rejects with a 400
-// even at their defaults, so they must be sent with this version.
-const AnthropicVersion = "2023-06-01"
 
 // ErrInvalidRequest marks a request body that is not valid in the client's
 // own format (malformed JSON, wrong types, tool arguments that are not a JSON
@@ -81,56 +64,94 @@ var ErrInvalidRequest = errors.New("invalid request")
 // backend's format. The attempt failed; another backend may do better.
 var ErrInvalidResponse = errors.New("invalid backend response")
 
-// Translator converts one request attempt from a client format to a backend
-// format. It keeps what the request said (model, stream options) and the
-// state of the stream, so use a fresh one per attempt: a retry then starts
-// from a clean state. Input bytes are never modified. Not safe for
-// concurrent use.
+// Translator serves one client request of one format from a backend of one
+// format, identity included: the proxy handles every pair the same way and
+// never asks which formats it holds. Request is called once per provider; what
+// it learns of the request (the model asked for, stream options) is kept for
+// Response and Stream. Each attempt's stream gets its own Stream, so a retry
+// starts clean. Input bytes are never modified. Not safe for concurrent use.
 type Translator interface {
-	// Request rewrites a client request body for the backend, putting model
-	// (the provider's model name; the client's when empty) in. It returns an
-	// *UnsupportedError when the request uses something the backend cannot
-	// express, and an error wrapping ErrInvalidRequest when the body is not a
-	// valid request.
-	Request(body []byte, model string) ([]byte, error)
-	// Response rewrites a complete, successful, non-streaming backend body
-	// into the client's format.
-	Response(body []byte) ([]byte, error)
-	// StreamEvent appends the client-format SSE bytes for one backend event
-	// (zero or more events) to dst.
-	StreamEvent(dst []byte, ev sse.Event) ([]byte, error)
-	// StreamEnd appends whatever must close the client stream after the
-	// backend stream ended cleanly, if the events have not already closed it.
-	StreamEnd(dst []byte) []byte
-	// Usage reports the tokens seen so far in a Response or stream events.
+	// Request returns the body to send to the backend, with model (the
+	// provider's model name) in place of the client's. It appends to dst
+	// (the proxy passes a pooled buffer) or returns req.Body itself when
+	// nothing changes. It returns an *UnsupportedError when the request uses
+	// something the backend cannot express, and an error wrapping
+	// ErrInvalidRequest when the body is not a valid request.
+	Request(dst []byte, req *Request, model string) ([]byte, error)
+	// Response rewrites a complete, successful, non-streamed backend body into
+	// the client's format (the identity returns body itself) and reports its
+	// token usage.
+	Response(body []byte) ([]byte, Usage, error)
+	// Stream returns the state of one streamed attempt.
+	Stream() Stream
+	// Error returns a backend's error body (with its HTTP status) in the
+	// client's format, keeping the error's category. A non-empty message
+	// replaces the backend's own: the proxy uses it to say what it tried.
+	Error(status int, body []byte, message string) []byte
+}
+
+// Stream translates one streamed attempt, event by event.
+type Stream interface {
+	// Event appends the client's bytes for one backend event to dst (zero
+	// or more events) and says what the backend event was, which decides
+	// whether the attempt can still be retried.
+	Event(dst []byte, ev sse.Event) ([]byte, EventKind, error)
+	// Fail appends an error event in the client's format, ending a stream
+	// that broke after content was sent. An empty errType is the format's
+	// generic server error.
+	Fail(dst []byte, errType, message string) []byte
+	// Usage reports the tokens the events have reported so far.
 	Usage() Usage
 }
 
+// EventKind is what a backend stream event means for the attempt.
+type EventKind uint8
+
+const (
+	// Preamble events say nothing of the answer yet (the stream's start, a
+	// keep-alive); they are held back while the attempt may still fail.
+	Preamble EventKind = iota
+	// Content is part of the answer. Once it reaches the client, the
+	// attempt can no longer be retried.
+	Content
+	// Failed is an error event: before content, the attempt failed; after
+	// content, the stream ends with it.
+	Failed
+	// Done is the backend's closing event: the stream is complete.
+	Done
+)
+
 // Usage is a token count. InputTokens counts every prompt token the backend
-// processed, cached ones included (OpenAI's prompt_tokens; Anthropic's
-// input_tokens + cache_creation_input_tokens + cache_read_input_tokens).
+// processed, cached ones included (OpenAI's prompt_tokens or input_tokens;
+// Anthropic's input_tokens + cache_creation_input_tokens +
+// cache_read_input_tokens).
 type Usage struct {
 	InputTokens, OutputTokens int
 }
 
-// New returns the translator from a client format to a backend format, or nil
-// when they are equal and the bytes pass through unchanged. It panics on a
-// Format that is neither OpenAI nor Anthropic: that is a programming error,
-// and a nil answer would silently pass bytes through.
+// New returns the translator that serves a client of one format from a
+// backend of another (or the same) format, or nil when no translation exists
+// between them. It panics on an unknown Format: that is a programming error.
 func New(client, backend Format) Translator {
 	if !client.valid() || !backend.valid() {
 		panic(fmt.Sprintf("translate: unknown format %v -> %v", client, backend))
 	}
 	if client == backend {
-		return nil
+		return identities[client]
 	}
-	if client == OpenAI {
-		return &openAIToAnthropic{now: time.Now}
+	switch {
+	case client == ChatCompletions && backend == Messages:
+		return &chatToMessages{now: time.Now}
+	case client == Messages && backend == ChatCompletions:
+		return &messagesToChat{now: time.Now}
 	}
-	return &anthropicToOpenAI{now: time.Now}
+	return nil
 }
 
-func (f Format) valid() bool { return f == OpenAI || f == Anthropic }
+// Translates reports whether New has a translator from client to backend.
+func Translates(client, backend Format) bool {
+	return client.valid() && backend.valid() && New(client, backend) != nil
+}
 
 // UnsupportedError reports a request feature that the backend's format cannot
 // express. The proxy answers it with a 400 naming the field, or tries a
@@ -202,14 +223,15 @@ func trimDot(path string) string {
 	return path
 }
 
-// marshal encodes v without encoding/json's HTML escaping: the text goes to
-// an API, not a web page, and escaping "<" as \u003c would only bloat it.
-func marshal(v any) ([]byte, error) {
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
+// appendJSON appends v's JSON to dst without encoding/json's HTML escaping:
+// the text goes to an API, not a web page, and escaping "<" as \u003c would
+// only bloat it.
+func appendJSON(dst []byte, v any) ([]byte, error) {
+	buf := bytes.NewBuffer(dst)
+	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
 	if err := enc.Encode(v); err != nil {
-		return nil, err
+		return dst, err
 	}
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n")), nil
 }

@@ -29,7 +29,7 @@ type anRequest struct {
 	ContextManagement json.RawMessage `json:"context_management"`
 	InferenceGeo      json.RawMessage `json:"inference_geo"`
 
-	// Dropped; see anthropicToOpenAI.Request for why each is harmless.
+	// Dropped; see messagesToChat.Request for why each is harmless.
 	ServiceTier  json.RawMessage `json:"service_tier"`
 	Speed        json.RawMessage `json:"speed"`
 	CacheControl json.RawMessage `json:"cache_control"`

@@ -7,17 +7,14 @@ import (
 	"time"
 )
 
-// openAIToAnthropic serves an OpenAI chat completions client from an
+// chatToMessages serves an OpenAI chat completions client from an
 // Anthropic Messages backend.
-type openAIToAnthropic struct {
+type chatToMessages struct {
 	now func() time.Time
 
 	// From the request.
 	clientModel  string
 	includeUsage bool
-
-	usage Usage
-	o2aStream
 }
 
 // Request turns a chat completions request into a Messages request.
@@ -53,9 +50,9 @@ type openAIToAnthropic struct {
 // schema-free JSON mode on Anthropic) and json_schema descriptions, and
 // temperature above 1 (Anthropic's range is 0 to 1; clamping would silently
 // make a creative request tamer).
-func (t *openAIToAnthropic) Request(body []byte, model string) ([]byte, error) {
+func (t *chatToMessages) Request(dst []byte, r *Request, model string) ([]byte, error) {
 	var req oaRequest
-	if err := decodeStrict(body, &req, ""); err != nil {
+	if err := decodeStrict(r.Body, &req, ""); err != nil {
 		return nil, err
 	}
 	if err := refuseOpenAIExtras(&req); err != nil {
@@ -118,7 +115,7 @@ func (t *openAIToAnthropic) Request(body []byte, model string) ([]byte, error) {
 	if len(out.Messages) == 0 {
 		return nil, invalid("messages: no user or assistant message")
 	}
-	return marshal(out)
+	return appendJSON(dst, out)
 }
 
 // refuseOpenAIExtras refuses the request fields that change the answer and
@@ -300,13 +297,13 @@ func anthropicToolChoice(raw json.RawMessage, parallel *bool) (*anToolChoice, er
 // blocks are left out (chat completions has no field for them and OpenAI
 // does not return reasoning either), as are any block types the translator
 // never requests, such as server tool results.
-func (t *openAIToAnthropic) Response(body []byte) ([]byte, error) {
+func (t *chatToMessages) Response(body []byte) ([]byte, Usage, error) {
 	var msg anResponse
 	if err := json.Unmarshal(body, &msg); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidResponse, err)
+		return nil, Usage{}, fmt.Errorf("%w: %v", ErrInvalidResponse, err)
 	}
 	if msg.Type != "message" {
-		return nil, fmt.Errorf("%w: type %q is not a message", ErrInvalidResponse, msg.Type)
+		return nil, Usage{}, fmt.Errorf("%w: type %q is not a message", ErrInvalidResponse, msg.Type)
 	}
 	var text strings.Builder
 	hasText := false
@@ -351,18 +348,20 @@ func (t *openAIToAnthropic) Response(body []byte) ([]byte, error) {
 		s := text.String()
 		out.Choices[0].Message.Content = &s
 	}
-	t.usage = usageOf(msg.Usage)
-	return marshal(out)
+	b, err := appendJSON(nil, out)
+	return b, usageOf(msg.Usage), err
 }
 
-func (t *openAIToAnthropic) responseModel(backend string) string {
+func (t *chatToMessages) responseModel(backend string) string {
 	if t.clientModel != "" {
 		return t.clientModel
 	}
 	return backend
 }
 
-func (t *openAIToAnthropic) Usage() Usage { return t.usage }
+func (t *chatToMessages) Error(status int, body []byte, message string) []byte {
+	return convertError(ChatCompletions, Messages, status, body, message)
+}
 
 // openAIUsage maps Anthropic's usage. Anthropic counts cached prompt tokens
 // apart from input_tokens; OpenAI's prompt_tokens includes them, with the

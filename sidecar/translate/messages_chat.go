@@ -7,15 +7,12 @@ import (
 	"time"
 )
 
-// anthropicToOpenAI serves an Anthropic Messages client from an OpenAI
+// messagesToChat serves an Anthropic Messages client from an OpenAI
 // chat completions backend.
-type anthropicToOpenAI struct {
+type messagesToChat struct {
 	now func() time.Time
 
 	clientModel string
-
-	usage Usage
-	a2oStream
 }
 
 // Request turns a Messages request into a chat completions request.
@@ -44,9 +41,9 @@ type anthropicToOpenAI struct {
 // server tools, deferred tools, tool input_examples, documents, search
 // results, file-based images, images inside tool results, and server tool
 // blocks in the history.
-func (t *anthropicToOpenAI) Request(body []byte, model string) ([]byte, error) {
+func (t *messagesToChat) Request(dst []byte, r *Request, model string) ([]byte, error) {
 	var req anRequest
-	if err := decodeStrict(body, &req, ""); err != nil {
+	if err := decodeStrict(r.Body, &req, ""); err != nil {
 		return nil, err
 	}
 	if err := refuseAnthropicExtras(&req); err != nil {
@@ -109,7 +106,7 @@ func (t *anthropicToOpenAI) Request(body []byte, model string) ([]byte, error) {
 			return nil, err
 		}
 	}
-	return marshal(out)
+	return appendJSON(dst, out)
 }
 
 func refuseAnthropicExtras(req *anRequest) error {
@@ -226,13 +223,13 @@ func openAIToolChoice(raw json.RawMessage) (choice any, parallel *bool, err erro
 
 // Response turns a chat completion into a Messages response. As in the
 // other direction, the model reported is the one the client asked for.
-func (t *anthropicToOpenAI) Response(body []byte) ([]byte, error) {
+func (t *messagesToChat) Response(body []byte) ([]byte, Usage, error) {
 	var c oaCompletion
 	if err := json.Unmarshal(body, &c); err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrInvalidResponse, err)
+		return nil, Usage{}, fmt.Errorf("%w: %v", ErrInvalidResponse, err)
 	}
 	if len(c.Choices) == 0 {
-		return nil, fmt.Errorf("%w: no choices", ErrInvalidResponse)
+		return nil, Usage{}, fmt.Errorf("%w: no choices", ErrInvalidResponse)
 	}
 	ch := c.Choices[0]
 	content := []anResponseBlock{}
@@ -246,14 +243,14 @@ func (t *anthropicToOpenAI) Response(body []byte) ([]byte, error) {
 	}
 	for k, call := range ch.Message.ToolCalls {
 		if call.Function == nil {
-			return nil, fmt.Errorf("%w: tool call %d is not a function call", ErrInvalidResponse, k)
+			return nil, Usage{}, fmt.Errorf("%w: tool call %d is not a function call", ErrInvalidResponse, k)
 		}
 		args := call.Function.Arguments
 		if strings.TrimSpace(args) == "" {
 			args = "{}"
 		}
 		if !jsonObject([]byte(args)) {
-			return nil, fmt.Errorf("%w: the arguments of tool call %d are not a JSON object", ErrInvalidResponse, k)
+			return nil, Usage{}, fmt.Errorf("%w: the arguments of tool call %d are not a JSON object", ErrInvalidResponse, k)
 		}
 		content = append(content, anResponseBlock{
 			Type:  "tool_use",
@@ -284,18 +281,20 @@ func (t *anthropicToOpenAI) Response(body []byte) ([]byte, error) {
 		StopReason: &reason,
 		Usage:      anthropicUsage(u),
 	}
-	t.usage = Usage{InputTokens: int(u.PromptTokens), OutputTokens: int(u.CompletionTokens)}
-	return marshal(out)
+	b, err := appendJSON(nil, out)
+	return b, Usage{InputTokens: int(u.PromptTokens), OutputTokens: int(u.CompletionTokens)}, err
 }
 
-func (t *anthropicToOpenAI) responseModel(backend string) string {
+func (t *messagesToChat) responseModel(backend string) string {
 	if t.clientModel != "" {
 		return t.clientModel
 	}
 	return backend
 }
 
-func (t *anthropicToOpenAI) Usage() Usage { return t.usage }
+func (t *messagesToChat) Error(status int, body []byte, message string) []byte {
+	return convertError(Messages, ChatCompletions, status, body, message)
+}
 
 // anthropicUsage maps OpenAI's usage: prompt_tokens includes the cached
 // tokens, which Anthropic counts apart in cache_read_input_tokens (and cache

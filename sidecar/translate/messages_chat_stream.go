@@ -3,6 +3,7 @@ package translate
 import (
 	"bytes"
 	"fmt"
+	"time"
 
 	"github.com/osmen-ai/llmroute/sidecar/sse"
 )
@@ -24,17 +25,22 @@ import (
 // stream_options.include_usage, so the token counts arrive in a last chunk
 // before [DONE] and go out in message_delta.
 
-type a2oTool struct {
+type messagesToChatTool struct {
 	block   int // the Anthropic content block index
 	started bool
 }
 
-type a2oStream struct {
+// messagesToChatStream is one streamed attempt's state.
+type messagesToChatStream struct {
+	now         func() time.Time
+	clientModel string
+	usage       Usage
+
 	started bool
 	done    bool
 	next    int // the next content block index
 	open    int // the open block's index, -1 for none
-	tools   []a2oTool
+	tools   []messagesToChatTool
 	finish  string
 	refusal bool
 
@@ -42,20 +48,40 @@ type a2oStream struct {
 	prompt, completion, cached, cacheWritten int64
 }
 
-func (t *anthropicToOpenAI) StreamEvent(dst []byte, ev sse.Event) ([]byte, error) {
+func (t *messagesToChat) Stream() Stream {
+	return &messagesToChatStream{now: t.now, clientModel: t.clientModel}
+}
+
+func (t *messagesToChatStream) Usage() Usage { return t.usage }
+
+func (t *messagesToChatStream) Fail(dst []byte, errType, message string) []byte {
+	t.done = true
+	return appendStreamError(dst, Messages, 0, errType, message)
+}
+
+func (t *messagesToChatStream) Event(dst []byte, ev sse.Event) ([]byte, EventKind, error) {
 	if t.done {
-		return dst, nil
+		return dst, Done, nil
 	}
 	if !ev.HasData() {
 		if ev.Name == "" {
-			return append(dst, ev.Raw...), nil // a keep-alive comment
+			return append(dst, ev.Raw...), Preamble, nil // a keep-alive comment
 		}
-		return dst, nil
+		return dst, Preamble, nil
 	}
 	data := bytes.TrimSpace(ev.Data)
-	if string(data) == "[DONE]" {
-		return t.finishStream(dst), nil
+	if bytes.Equal(data, doneData) {
+		return t.finishStream(dst), Done, nil
 	}
+	dst, err := t.chunk(dst, data)
+	if t.done { // the chunk was an error
+		return dst, Failed, err
+	}
+	return dst, Content, err
+}
+
+// chunk translates one chat completions chunk.
+func (t *messagesToChatStream) chunk(dst, data []byte) ([]byte, error) {
 	var id, choices, usage, errObj []byte
 	it := objectMembers(data)
 	for it.next() {
@@ -128,7 +154,7 @@ func event(dst []byte, name string) []byte {
 	return dst
 }
 
-func (t *anthropicToOpenAI) start(dst, id []byte) []byte {
+func (t *messagesToChatStream) start(dst, id []byte) []byte {
 	t.started = true
 	t.open = -1
 	dst = event(dst, "message_start")
@@ -145,7 +171,7 @@ func (t *anthropicToOpenAI) start(dst, id []byte) []byte {
 	return dst
 }
 
-func (t *anthropicToOpenAI) delta(dst, delta []byte) ([]byte, error) {
+func (t *messagesToChatStream) delta(dst, delta []byte) ([]byte, error) {
 	if isNullToken(delta) {
 		return dst, nil
 	}
@@ -188,7 +214,7 @@ func (t *anthropicToOpenAI) delta(dst, delta []byte) ([]byte, error) {
 }
 
 // text writes a text_delta, opening a text block first if none is open.
-func (t *anthropicToOpenAI) text(dst, tok []byte) []byte {
+func (t *messagesToChatStream) text(dst, tok []byte) []byte {
 	if t.open < 0 || t.isTool(t.open) {
 		dst = t.closeOpen(dst)
 		t.open = t.next
@@ -206,7 +232,7 @@ func (t *anthropicToOpenAI) text(dst, tok []byte) []byte {
 	return append(dst, "}}\n\n"...)
 }
 
-func (t *anthropicToOpenAI) isTool(block int) bool {
+func (t *messagesToChatStream) isTool(block int) bool {
 	for _, tool := range t.tools {
 		if tool.started && tool.block == block {
 			return true
@@ -215,7 +241,7 @@ func (t *anthropicToOpenAI) isTool(block int) bool {
 	return false
 }
 
-func (t *anthropicToOpenAI) closeOpen(dst []byte) []byte {
+func (t *messagesToChatStream) closeOpen(dst []byte) []byte {
 	if t.open < 0 {
 		return dst
 	}
@@ -227,7 +253,7 @@ func (t *anthropicToOpenAI) closeOpen(dst []byte) []byte {
 }
 
 // toolCall handles one element of delta.tool_calls.
-func (t *anthropicToOpenAI) toolCall(dst, raw []byte) ([]byte, error) {
+func (t *messagesToChatStream) toolCall(dst, raw []byte) ([]byte, error) {
 	var index, id, fn []byte
 	m := objectMembers(raw)
 	for m.next() {
@@ -258,7 +284,7 @@ func (t *anthropicToOpenAI) toolCall(dst, raw []byte) ([]byte, error) {
 		return dst, fmt.Errorf("%w: tool call index %s", ErrInvalidResponse, index)
 	}
 	for int(k) >= len(t.tools) {
-		t.tools = append(t.tools, a2oTool{})
+		t.tools = append(t.tools, messagesToChatTool{})
 	}
 	tool := &t.tools[k]
 	if !tool.started {
@@ -304,7 +330,7 @@ func appendToolID(dst, tok []byte, k int) []byte {
 	return append(dst, tok...)
 }
 
-func (t *anthropicToOpenAI) readUsage(raw []byte) {
+func (t *messagesToChatStream) readUsage(raw []byte) {
 	it := objectMembers(raw)
 	for it.next() {
 		switch string(it.key) {
@@ -330,7 +356,7 @@ func (t *anthropicToOpenAI) readUsage(raw []byte) {
 
 // finishStream closes the open block and writes message_delta and
 // message_stop.
-func (t *anthropicToOpenAI) finishStream(dst []byte) []byte {
+func (t *messagesToChatStream) finishStream(dst []byte) []byte {
 	if !t.started {
 		dst = t.start(dst, nil)
 	}
@@ -360,12 +386,4 @@ func (t *anthropicToOpenAI) finishStream(dst []byte) []byte {
 	dst = append(dst, `{"type":"message_stop"}`+"\n\n"...)
 	t.done = true
 	return dst
-}
-
-// StreamEnd closes a stream whose backend ended without [DONE].
-func (t *anthropicToOpenAI) StreamEnd(dst []byte) []byte {
-	if t.done {
-		return dst
-	}
-	return t.finishStream(dst)
 }

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"fmt"
+	"time"
 
 	"github.com/osmen-ai/llmroute/sidecar/sse"
 )
@@ -24,7 +25,7 @@ import (
 // index cannot make the translator allocate without end.
 const maxBlocks = 4096
 
-type o2aBlock struct {
+type chatToMessagesBlock struct {
 	kind blockKind
 	tool int  // the OpenAI tool call index, for tool blocks
 	args bool // the tool call got non-empty arguments
@@ -38,10 +39,16 @@ const (
 	blockTool
 )
 
-type o2aStream struct {
+// chatToMessagesStream is one streamed attempt's state.
+type chatToMessagesStream struct {
+	now          func() time.Time
+	clientModel  string
+	includeUsage bool
+	usage        Usage
+
 	// head is the start of every chunk: {"id":…,"object":…,"created":…,"model":…
 	head       []byte
-	blocks     []o2aBlock
+	blocks     []chatToMessagesBlock
 	tools      int
 	finish     string
 	finishSent bool
@@ -50,38 +57,54 @@ type o2aStream struct {
 	inputTokens, cacheWrite, cacheRead, outputTokens, thinkingTokens int64
 }
 
-func (t *openAIToAnthropic) StreamEvent(dst []byte, ev sse.Event) ([]byte, error) {
+func (t *chatToMessages) Stream() Stream {
+	return &chatToMessagesStream{now: t.now, clientModel: t.clientModel, includeUsage: t.includeUsage}
+}
+
+func (t *chatToMessagesStream) Usage() Usage { return t.usage }
+
+func (t *chatToMessagesStream) Fail(dst []byte, errType, message string) []byte {
+	t.done = true
+	return appendStreamError(dst, ChatCompletions, 0, errType, message)
+}
+
+func (t *chatToMessagesStream) Event(dst []byte, ev sse.Event) ([]byte, EventKind, error) {
 	if t.done {
-		return dst, nil
+		return dst, Done, nil
 	}
 	if !ev.HasData() {
 		if ev.Name == "" {
-			return append(dst, ev.Raw...), nil // a keep-alive comment
+			return append(dst, ev.Raw...), Preamble, nil // a keep-alive comment
 		}
-		return dst, nil
+		return dst, Preamble, nil
 	}
 	name := ev.Name
 	if name == "" {
 		name = anthropicEventType(ev.Data)
 	}
+	var err error
 	switch name {
 	case "message_start":
-		return t.messageStart(dst, ev.Data)
+		dst, err = t.messageStart(dst, ev.Data)
+		return dst, Preamble, err
 	case "content_block_start":
-		return t.blockStart(dst, ev.Data)
+		dst, err = t.blockStart(dst, ev.Data)
+		return dst, Preamble, err
 	case "content_block_delta":
-		return t.blockDelta(dst, ev.Data)
+		dst, err = t.blockDelta(dst, ev.Data)
 	case "content_block_stop":
-		return t.blockStop(dst, ev.Data)
+		dst, err = t.blockStop(dst, ev.Data)
 	case "message_delta":
-		return t.messageDelta(dst, ev.Data)
+		dst, err = t.messageDelta(dst, ev.Data)
 	case "message_stop":
-		return t.finishStream(dst), nil
+		return t.finishStream(dst), Done, nil
 	case "error":
 		t.done = true
-		return appendOpenAIStreamError(dst, ev.Data), nil
+		return appendOpenAIStreamError(dst, ev.Data), Failed, nil
+	case "ping":
+		return dst, Preamble, nil
 	}
-	return dst, nil // ping and event types added later
+	return dst, Content, err // and event types added later
 }
 
 // anthropicEventType reads the "type" member, for events sent without an
@@ -113,7 +136,7 @@ func anthropicEventType(data []byte) string {
 	return ""
 }
 
-func (t *openAIToAnthropic) messageStart(dst, data []byte) ([]byte, error) {
+func (t *chatToMessagesStream) messageStart(dst, data []byte) ([]byte, error) {
 	var id, model, usage []byte
 	it := objectMembers(data)
 	for it.next() {
@@ -149,7 +172,7 @@ func (t *openAIToAnthropic) messageStart(dst, data []byte) ([]byte, error) {
 
 // start writes the head of every chunk and the role chunk. id and model are
 // the message's tokens, nil when unknown.
-func (t *openAIToAnthropic) start(dst, id, model []byte) []byte {
+func (t *chatToMessagesStream) start(dst, id, model []byte) []byte {
 	h := append(t.head[:0], `{"id":"chatcmpl-`...)
 	if isString(id) {
 		h = append(h, id[1:len(id)-1]...)
@@ -174,14 +197,14 @@ func (t *openAIToAnthropic) start(dst, id, model []byte) []byte {
 }
 
 // chunk opens a chunk with one choice, up to its delta.
-func (t *openAIToAnthropic) chunk(dst []byte) []byte {
+func (t *chatToMessagesStream) chunk(dst []byte) []byte {
 	dst = append(dst, "data: "...)
 	dst = append(dst, t.head...)
 	return append(dst, `,"choices":[{"index":0,"delta":`...)
 }
 
 // chunkEnd closes a chunk opened by chunk after its delta.
-func (t *openAIToAnthropic) chunkEnd(dst []byte, finish string) []byte {
+func (t *chatToMessagesStream) chunkEnd(dst []byte, finish string) []byte {
 	dst = append(dst, `,"logprobs":null,"finish_reason":`...)
 	if finish == "" {
 		dst = append(dst, "null"...)
@@ -199,7 +222,7 @@ func (t *openAIToAnthropic) chunkEnd(dst []byte, finish string) []byte {
 }
 
 // ensureStarted writes the role chunk if no message_start came first.
-func (t *openAIToAnthropic) ensureStarted(dst []byte) []byte {
+func (t *chatToMessagesStream) ensureStarted(dst []byte) []byte {
 	if t.head == nil {
 		return t.start(dst, nil, nil)
 	}
@@ -207,18 +230,18 @@ func (t *openAIToAnthropic) ensureStarted(dst []byte) []byte {
 }
 
 // blockAt returns the state of content block i, growing the table.
-func (t *openAIToAnthropic) blockAt(raw []byte) (*o2aBlock, error) {
+func (t *chatToMessagesStream) blockAt(raw []byte) (*chatToMessagesBlock, error) {
 	i, ok := parseInt(raw)
 	if !ok || i >= maxBlocks {
 		return nil, fmt.Errorf("%w: content block index %s", ErrInvalidResponse, raw)
 	}
 	for int(i) >= len(t.blocks) {
-		t.blocks = append(t.blocks, o2aBlock{})
+		t.blocks = append(t.blocks, chatToMessagesBlock{})
 	}
 	return &t.blocks[i], nil
 }
 
-func (t *openAIToAnthropic) blockStart(dst, data []byte) ([]byte, error) {
+func (t *chatToMessagesStream) blockStart(dst, data []byte) ([]byte, error) {
 	var index, block []byte
 	it := objectMembers(data)
 	for it.next() {
@@ -264,7 +287,7 @@ func (t *openAIToAnthropic) blockStart(dst, data []byte) ([]byte, error) {
 			dst = t.chunkEnd(dst, "")
 		}
 	case `"tool_use"`:
-		*b = o2aBlock{kind: blockTool, tool: t.tools}
+		*b = chatToMessagesBlock{kind: blockTool, tool: t.tools}
 		t.tools++
 		dst = t.chunk(dst)
 		dst = append(dst, `{"tool_calls":[{"index":`...)
@@ -304,7 +327,7 @@ func hasMembers(raw []byte) bool {
 	return it.next()
 }
 
-func (t *openAIToAnthropic) blockDelta(dst, data []byte) ([]byte, error) {
+func (t *chatToMessagesStream) blockDelta(dst, data []byte) ([]byte, error) {
 	var index, delta []byte
 	it := objectMembers(data)
 	for it.next() {
@@ -360,7 +383,7 @@ func (t *openAIToAnthropic) blockDelta(dst, data []byte) ([]byte, error) {
 
 // toolArgs writes a chunk with a piece of a tool call's arguments; piece is
 // a string token.
-func (t *openAIToAnthropic) toolArgs(dst []byte, tool int, piece []byte) []byte {
+func (t *chatToMessagesStream) toolArgs(dst []byte, tool int, piece []byte) []byte {
 	dst = t.chunk(dst)
 	dst = append(dst, `{"tool_calls":[{"index":`...)
 	dst = appendInt(dst, int64(tool))
@@ -370,7 +393,7 @@ func (t *openAIToAnthropic) toolArgs(dst []byte, tool int, piece []byte) []byte 
 	return t.chunkEnd(dst, "")
 }
 
-func (t *openAIToAnthropic) blockStop(dst, data []byte) ([]byte, error) {
+func (t *chatToMessagesStream) blockStop(dst, data []byte) ([]byte, error) {
 	var index []byte
 	it := objectMembers(data)
 	for it.next() {
@@ -391,7 +414,7 @@ func (t *openAIToAnthropic) blockStop(dst, data []byte) ([]byte, error) {
 	return dst, nil
 }
 
-func (t *openAIToAnthropic) messageDelta(dst, data []byte) ([]byte, error) {
+func (t *chatToMessagesStream) messageDelta(dst, data []byte) ([]byte, error) {
 	var reason []byte
 	it := objectMembers(data)
 	for it.next() {
@@ -417,7 +440,7 @@ func (t *openAIToAnthropic) messageDelta(dst, data []byte) ([]byte, error) {
 	return t.finishChunk(dst), nil
 }
 
-func (t *openAIToAnthropic) finishChunk(dst []byte) []byte {
+func (t *chatToMessagesStream) finishChunk(dst []byte) []byte {
 	dst = t.ensureStarted(dst)
 	t.finishSent = true
 	if t.finish == "" {
@@ -430,7 +453,7 @@ func (t *openAIToAnthropic) finishChunk(dst []byte) []byte {
 
 // readUsage records the counts of a usage object. Anthropic's counts are
 // cumulative, so later values replace earlier ones.
-func (t *openAIToAnthropic) readUsage(raw []byte) {
+func (t *chatToMessagesStream) readUsage(raw []byte) {
 	it := objectMembers(raw)
 	for it.next() {
 		n, ok := parseInt(it.val)
@@ -470,7 +493,7 @@ func (t *openAIToAnthropic) readUsage(raw []byte) {
 
 // finishStream writes the finish chunk if none was sent, the usage chunk when
 // the client asked for it, and [DONE].
-func (t *openAIToAnthropic) finishStream(dst []byte) []byte {
+func (t *chatToMessagesStream) finishStream(dst []byte) []byte {
 	if !t.finishSent {
 		dst = t.finishChunk(dst)
 	}
@@ -496,12 +519,4 @@ func (t *openAIToAnthropic) finishStream(dst []byte) []byte {
 	}
 	t.done = true
 	return append(dst, "data: [DONE]\n\n"...)
-}
-
-// StreamEnd closes a stream whose backend ended without message_stop.
-func (t *openAIToAnthropic) StreamEnd(dst []byte) []byte {
-	if t.done {
-		return dst
-	}
-	return t.finishStream(dst)
 }

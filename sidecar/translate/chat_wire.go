@@ -41,7 +41,7 @@ type oaRequest struct {
 	WebSearchOptions json.RawMessage    `json:"web_search_options"`
 	Moderation       json.RawMessage    `json:"moderation"`
 
-	// Dropped; see openAIToAnthropic.Request for why each is harmless.
+	// Dropped; see chatToMessages.Request for why each is harmless.
 	Seed                 json.RawMessage `json:"seed"`
 	Store                json.RawMessage `json:"store"`
 	Metadata             json.RawMessage `json:"metadata"`
