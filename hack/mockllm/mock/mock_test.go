@@ -214,6 +214,39 @@ func (h *harness) settle() {
 	}
 }
 
+// giveUp sends a chat request with header, as the n-th request to the
+// server, and cancels it once the server has it: a client that gives up,
+// at a moment no timer has to guess. It returns the client's error.
+func (h *harness) giveUp(n int64, header ...string) error {
+	h.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "POST", h.ts.URL+"/v1/chat/completions", strings.NewReader(chatBody))
+	if err != nil {
+		return err
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := h.ts.Client().Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for h.s.Stats().Requests < n {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("request %d never arrived", n)
+		}
+		runtime.Gosched()
+	}
+	cancel()
+	return <-errc
+}
+
 // do sends a request and returns the response; the caller closes its body.
 func (h *harness) do(method, path, body string, header ...string) *http.Response {
 	h.t.Helper()
@@ -1097,11 +1130,7 @@ func TestLatency(t *testing.T) {
 		t.Errorf("header latency: answered in %v", el)
 	}
 	// A client that gives up doesn't keep the handler waiting.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "POST", h.ts.URL+"/v1/chat/completions", strings.NewReader(chatBody))
-	req.Header.Set("x-mock-latency", "1h")
-	if _, err := h.ts.Client().Do(req); err == nil {
+	if err := h.giveUp(3, "x-mock-latency", "1h"); err == nil {
 		t.Fatal("request with 1h latency succeeded")
 	}
 	h.settle()
@@ -1173,10 +1202,8 @@ func TestResetMidBody(t *testing.T) {
 
 func TestHangHeaders(t *testing.T) {
 	h := newHarness(t, Options{Faults: Faults{HangHeaders: true}})
-	c := &http.Client{Timeout: 20 * time.Millisecond}
-	if resp, err := h.try(c, "POST", "/v1/chat/completions", chatBody); err == nil {
-		resp.Body.Close()
-		t.Fatalf("hung request answered %d", resp.StatusCode)
+	if err := h.giveUp(1); err == nil {
+		t.Fatal("hung request answered")
 	}
 	h.settle()
 	if st := h.s.Stats(); st.Hangs != 1 || st.Canceled != 1 || st.InFlight != 0 || len(st.Statuses) != 0 {
