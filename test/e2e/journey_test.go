@@ -143,6 +143,35 @@ func (s *suite) readinessLags(t *testing.T) map[string]time.Duration {
 	return lags
 }
 
+// waitOldOperatorPodsGone waits until only the Deployment's replicas are
+// left, every one Ready, then a few seconds more: the window in which a
+// replaced pod's endpoint may still be in use.
+func (s *suite) waitOldOperatorPodsGone(t *testing.T) {
+	t.Helper()
+	eventually(t, "replaced operator pods gone", 90*time.Second, func() error {
+		list, err := s.cs.CoreV1().Pods(releaseNS).List(t.Context(), metav1.ListOptions{
+			LabelSelector: "app.kubernetes.io/instance=" + release + ",app.kubernetes.io/component=controller-manager",
+		})
+		if err != nil {
+			return err
+		}
+		d, err := s.cs.AppsV1().Deployments(releaseNS).Get(t.Context(), release, metav1.GetOptions{})
+		if err != nil {
+			return err
+		}
+		if len(list.Items) != int(*d.Spec.Replicas) {
+			return fmt.Errorf("%d pods for %d replicas", len(list.Items), *d.Spec.Replicas)
+		}
+		for _, p := range list.Items {
+			if err := podReady(&p); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	time.Sleep(3 * time.Second)
+}
+
 func (s *suite) operatorPods(t *testing.T) []corev1.Pod {
 	t.Helper()
 	list, err := s.cs.CoreV1().Pods(releaseNS).List(t.Context(), metav1.ListOptions{
@@ -626,7 +655,8 @@ func (s *suite) operatorFailover(t *testing.T) {
 		return err
 	})
 	stop := s.trickle(t, 200*time.Millisecond)
-	time.Sleep(time.Second)
+	stopAdmissions := s.admissions(t)
+	s.waitMoreCalls(t, 3)
 	start := time.Now()
 	s.kubectl(t, "delete", "pod", old, "--namespace", releaseNS)
 	gen := s.bumpRoute(t)
@@ -655,6 +685,11 @@ func (s *suite) operatorFailover(t *testing.T) {
 		}
 		return nil
 	})
+	s.waitOldOperatorPodsGone(t)
+	if _, failed := stopAdmissions(); len(failed) > 0 {
+		t.Errorf("labelled pods refused while an operator pod was replaced (the webhook's failurePolicy is Fail):\n%s",
+			indent(strings.Join(failed, "\n")))
+	}
 	sum := stop()
 	if sum.Failures > 0 || sum.Calls < 5 {
 		t.Errorf("calls while the operator pod was replaced: %d, %d failed: the data plane must not depend on the operator", sum.Calls, sum.Failures)
@@ -726,9 +761,15 @@ func (s *suite) helmUpgrade(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	stopAdmissions := s.admissions(t)
 	_, took := s.helm(t, "upgrade", release, filepath.Join(s.repo, "charts", "llmroute"), "--namespace", releaseNS,
 		"--reuse-values", "--set", "sidecar.logLevel=debug", "--wait", "--timeout", "3m")
 	t.Logf("helm upgrade --wait returned after %s", took.Round(100*time.Millisecond))
+	s.waitOldOperatorPodsGone(t)
+	if _, failed := stopAdmissions(); len(failed) > 0 {
+		t.Errorf("labelled pods refused during and right after helm upgrade --wait (the webhook's failurePolicy is Fail):\n%s",
+			indent(strings.Join(failed, "\n")))
+	}
 
 	tlsAfter, err := s.cs.CoreV1().Secrets(releaseNS).Get(t.Context(), release+"-webhook-tls", metav1.GetOptions{})
 	if err != nil {

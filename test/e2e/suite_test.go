@@ -27,6 +27,7 @@ import (
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"k8s.io/client-go/tools/clientcmd"
 	"sigs.k8s.io/controller-runtime/pkg/client"
+	"sigs.k8s.io/yaml"
 
 	llmv1alpha1 "github.com/osmen-ai/llmroute/api/v1alpha1"
 	"github.com/osmen-ai/llmroute/test/e2e/appapi"
@@ -296,6 +297,57 @@ func (s *suite) waitMoreCalls(t *testing.T, n int) {
 		}
 		return nil
 	})
+}
+
+// admissions keeps creating a labelled pod with a server-side dry run, which
+// goes through the webhook as a real create does, every 250ms until the
+// returned function is called; it returns how many were tried and what
+// failed. A labelled pod that cannot be created while the operator is
+// upgraded or replaced is a failed rollout of the user's app.
+func (s *suite) admissions(t *testing.T) func() (int, []string) {
+	t.Helper()
+	var p corev1.Pod
+	if err := yaml.Unmarshal([]byte(podManifest("admission-probe", s.appImage, route, nil, nil)), &p); err != nil {
+		t.Fatal(err)
+	}
+	type result struct {
+		tried  int
+		failed []string
+	}
+	done, out := make(chan struct{}), make(chan result, 1)
+	go func() {
+		var r result
+		defer func() { out <- r }()
+		for {
+			start := time.Now()
+			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+			got, err := s.cs.CoreV1().Pods(appNS).Create(ctx, p.DeepCopy(), metav1.CreateOptions{DryRun: []string{metav1.DryRunAll}})
+			cancel()
+			r.tried++
+			switch {
+			case err != nil:
+				r.failed = append(r.failed, fmt.Sprintf("%s (after %s): %v", start.Format("15:04:05.000"), time.Since(start).Round(time.Millisecond), err))
+			case len(got.Spec.InitContainers) == 0 || got.Spec.InitContainers[0].Name != "llmroute-sidecar":
+				r.failed = append(r.failed, fmt.Sprintf("%s: admitted without the sidecar", start.Format("15:04:05.000")))
+			}
+			select {
+			case <-done:
+				return
+			case <-time.After(250 * time.Millisecond):
+			}
+		}
+	}()
+	stopped := false
+	return func() (int, []string) {
+		if stopped {
+			return 0, nil
+		}
+		stopped = true
+		close(done)
+		r := <-out
+		t.Logf("labelled pods created (server dry run) meanwhile: %d, %d refused or not injected", r.tried, len(r.failed))
+		return r.tried, r.failed
+	}
 }
 
 // mock sends a control request to a mock provider's pod.
