@@ -578,6 +578,25 @@ func TestKubeVersion(t *testing.T) {
 	}
 }
 
+// TestManagerDrainsBeforeStopping checks that a manager replica keeps
+// serving the webhook for a moment once it is being stopped, while its
+// endpoint is withdrawn: without it, helm upgrade and operator pod deletions
+// refused users' labelled pods on a real cluster. Kubernetes 1.29 has no
+// sleep action, so there the chart renders none.
+func TestManagerDrainsBeforeStopping(t *testing.T) {
+	c := render(t, "--kube-version", "1.30.0").managerContainer()
+	if c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Sleep == nil || c.Lifecycle.PreStop.Sleep.Seconds < 5 {
+		t.Errorf("manager lifecycle = %+v, want a preStop sleep of at least 5 s", c.Lifecycle)
+	}
+	d := render(t, "--kube-version", "1.30.0").deployment()
+	if g := d.Spec.Template.Spec.TerminationGracePeriodSeconds; g == nil || *g < c.Lifecycle.PreStop.Sleep.Seconds+5 {
+		t.Errorf("terminationGracePeriodSeconds = %v: the preStop sleep must leave time to stop", g)
+	}
+	if c := render(t, "--kube-version", "1.29.0").managerContainer(); c.Lifecycle != nil {
+		t.Errorf("on 1.29 the manager has lifecycle %+v, which that API server would refuse", c.Lifecycle)
+	}
+}
+
 // TestCRDInSync checks that the chart ships the CRD 'make manifests' generates.
 func TestCRDInSync(t *testing.T) {
 	generated, err := os.ReadFile(filepath.Join(repoRoot(t), "config", "crd", "bases", crdFile))
