@@ -39,7 +39,6 @@ type options struct {
 type cluster struct {
 	options
 	pki     *pki
-	admin   *identity
 	daemons []*daemon
 	client  kubernetes.Interface
 	st      runState
@@ -273,7 +272,6 @@ func (c *cluster) writeConfigs(context.Context) error {
 			return err
 		}
 	}
-	c.admin = adminID
 	// The node's resolv.conf: what pods with dnsPolicy Default (CoreDNS
 	// itself) get. No server: nothing is resolved outside the cluster.
 	if err := os.WriteFile(filepath.Join(c.state, "resolv.conf"), []byte("options ndots:1\n"), 0o644); err != nil {
