@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"syscall"
 	"text/template"
@@ -478,8 +479,15 @@ func (c *cluster) runCommand(ctx context.Context, command []string) int {
 		"E2E_APP_IMAGE="+c.images["app"],
 		"E2E_NODE_NAME="+nodeName,
 	)
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	// Its own process group, signalled as a whole below; and killed should
+	// this program be killed outright, rather than left running against a
+	// cluster that the next run tears down. (Pdeathsig follows the thread
+	// that started the child: keep that thread for the start.)
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	runtime.LockOSThread()
+	err := cmd.Start()
+	runtime.UnlockOSThread()
+	if err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		return 1
 	}
@@ -496,7 +504,7 @@ func (c *cluster) runCommand(ctx context.Context, command []string) int {
 		case <-done:
 		}
 	}()
-	err := cmd.Wait()
+	err = cmd.Wait()
 	close(done)
 	var exit *exec.ExitError
 	switch {
@@ -505,7 +513,9 @@ func (c *cluster) runCommand(ctx context.Context, command []string) int {
 	case errors.As(err, &exit) && exit.ExitCode() > 0:
 		return exit.ExitCode()
 	default:
-		fmt.Fprintf(os.Stderr, "e2e: %s: %v\n", command[0], err)
+		if ctx.Err() == nil {
+			fmt.Fprintf(os.Stderr, "e2e: %s: %v\n", command[0], err)
+		}
 		return 1
 	}
 }

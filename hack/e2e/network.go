@@ -103,8 +103,10 @@ func (c *cluster) setUpNetwork() error {
 func (c *cluster) tearDownNetwork() error {
 	var errs []string
 	if linkExists(hostLink) {
-		// Deleting one end deletes the pair, and the routes through it.
-		if err := run("ip", "link", "del", hostLink); err != nil {
+		// Deleting one end deletes the pair, and the routes through it. The
+		// kernel also deletes it on its own once the namespace is gone,
+		// which may happen meanwhile.
+		if err := run("ip", "link", "del", hostLink); err != nil && linkExists(hostLink) {
 			errs = append(errs, err.Error())
 		}
 	}
