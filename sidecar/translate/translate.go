@@ -146,6 +146,8 @@ func New(client, backend Format) Translator {
 		return &messagesToChat{now: time.Now}
 	case client == Responses && backend == ChatCompletions:
 		return &responsesToChat{now: time.Now}
+	case client == Responses && backend == Messages:
+		return &responsesToMessages{now: time.Now}
 	}
 	return nil
 }
