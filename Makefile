@@ -70,7 +70,7 @@ test: vet check-generated helm-lint ## Run every test with -race, brief fuzzing 
 
 FUZZTIME ?= 5s
 # Each fuzz target runs briefly on every 'make test' (go test -fuzz takes one target at a time).
-FUZZ_TARGETS = sidecar/sse:FuzzReader sidecar/translate:FuzzReadRequest sidecar/translate:FuzzChatToMessagesRequest sidecar/translate:FuzzMessagesToChatRequest sidecar/translate:FuzzStreamEvents sidecar/translate:FuzzResponses
+FUZZ_TARGETS = sidecar/sse:FuzzReader sidecar/translate:FuzzReadRequest sidecar/translate:FuzzChatToMessagesRequest sidecar/translate:FuzzMessagesToChatRequest sidecar/translate:FuzzResponsesToChatRequest sidecar/translate:FuzzResponsesToMessagesRequest sidecar/translate:FuzzStreamEvents sidecar/translate:FuzzResponses
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 5s).

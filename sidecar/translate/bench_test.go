@@ -119,12 +119,28 @@ func startedStream(tb testing.TB, client, backend Format, req string, start []ss
 	return st
 }
 
+func BenchmarkStreamResponsesFromMessages(b *testing.B) {
+	benchmarkStream(b, Responses, Messages, `{"model":"gpt-4o","stream":true,"input":"Hi"}`, anthropicStream(200))
+}
+
+func BenchmarkStreamResponsesFromChat(b *testing.B) {
+	benchmarkStream(b, Responses, ChatCompletions, `{"model":"gpt-4o","stream":true,"input":"Hi"}`, openAIStream(200))
+}
+
 func BenchmarkDeltaChatFromMessages(b *testing.B) {
 	benchmarkDelta(b, ChatCompletions, Messages, `{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hi"}]}`, anthropicStream(4))
 }
 
 func BenchmarkDeltaMessagesFromChat(b *testing.B) {
 	benchmarkDelta(b, Messages, ChatCompletions, `{"model":"claude","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"Hi"}]}`, openAIStream(4))
+}
+
+func BenchmarkDeltaResponsesFromMessages(b *testing.B) {
+	benchmarkDelta(b, Responses, Messages, `{"model":"gpt-4o","stream":true,"input":"Hi"}`, anthropicStream(4))
+}
+
+func BenchmarkDeltaResponsesFromChat(b *testing.B) {
+	benchmarkDelta(b, Responses, ChatCompletions, `{"model":"gpt-4o","stream":true,"input":"Hi"}`, openAIStream(4))
 }
 
 // The per-event path must not allocate once the stream has started.
@@ -139,6 +155,8 @@ func TestStreamEventAllocs(t *testing.T) {
 		{"messages from chat", Messages, ChatCompletions, `{"model":"claude","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"Hi"}]}`, openAIStream(4)},
 		{"chat identity", ChatCompletions, ChatCompletions, `{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"Hi"}]}`, openAIStream(4)},
 		{"messages identity", Messages, Messages, `{"model":"claude","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"Hi"}]}`, anthropicStream(4)},
+		{"responses from messages", Responses, Messages, `{"model":"gpt-4o","stream":true,"input":"Hi"}`, anthropicStream(4)},
+		{"responses from chat", Responses, ChatCompletions, `{"model":"gpt-4o","stream":true,"input":"Hi"}`, openAIStream(4)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
