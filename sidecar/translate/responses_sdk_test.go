@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/openai/openai-go/v3"
 	"github.com/openai/openai-go/v3/packages/respjson"
 	"github.com/openai/openai-go/v3/packages/ssestream"
 	"github.com/openai/openai-go/v3/responses"
@@ -377,5 +378,91 @@ func TestResponsesSDKDecodesStreams(t *testing.T) {
 		if _, ok := want[strings.TrimSuffix(filepath.Base(f), ".in.sse")]; !ok {
 			t.Errorf("%s is not checked with the SDK", f)
 		}
+	}
+}
+
+// An application's tool loop, written with the SDK: its requests (the
+// second one sending the first answer's output items back, as the SDK's
+// ToParam writes them, with the function's output) are accepted by both
+// translators and reach the backend as the same conversation.
+func TestResponsesSDKToolLoop(t *testing.T) {
+	backends := []struct {
+		backend Format
+		answer  string // a backend's answer with a function call
+		callID  string // its call_id, as the backend request must carry it
+	}{
+		{ChatCompletions, "responses_chat_response_tool_calls", "call_12345xyz"},
+		{Messages, "responses_messages_response_tool_use", "toolu_01A09q90qw90lq917835lq9"},
+	}
+	for _, b := range backends {
+		t.Run(b.backend.String(), func(t *testing.T) {
+			params := responses.ResponseNewParams{
+				Model:        "gpt-4o",
+				Instructions: openai.String("Use the tools."),
+				Input: responses.ResponseNewParamsInputUnion{OfInputItemList: responses.ResponseInputParam{
+					responses.ResponseInputItemParamOfMessage("Weather in Paris?", responses.EasyInputMessageRoleUser),
+				}},
+				Tools: []responses.ToolUnionParam{{OfFunction: &responses.FunctionToolParam{
+					Name:        "get_weather",
+					Description: openai.String("Current weather"),
+					Parameters:  map[string]any{"type": "object", "properties": map[string]any{"city": map[string]any{"type": "string"}}},
+					Strict:      openai.Bool(false),
+				}}, {OfFunction: &responses.FunctionToolParam{Name: "get_time", Strict: openai.Bool(false)}}},
+				ToolChoice:      responses.ResponseNewParamsToolChoiceUnion{OfToolChoiceMode: openai.Opt(responses.ToolChoiceOptionsAuto)},
+				MaxOutputTokens: openai.Int(500),
+				Temperature:     openai.Float(0.2),
+				Store:           openai.Bool(false),
+				Include:         []responses.ResponseIncludable{responses.ResponseIncludableReasoningEncryptedContent},
+			}
+			first, err := json.Marshal(params)
+			if err != nil {
+				t.Fatal(err)
+			}
+			tr := newTestTranslator(Responses, b.backend)
+			if _, err := tr.Request(nil, mustRequest(t, first), "m"); err != nil {
+				t.Fatalf("the SDK's first request: %v\n%s", err, first)
+			}
+			in, err := os.ReadFile(goldenPath(b.answer, ".in.json"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, _, err := tr.Response(in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var r responses.Response
+			if err := json.Unmarshal(out, &r); err != nil {
+				t.Fatal(err)
+			}
+			input := params.Input.OfInputItemList
+			for _, item := range r.Output {
+				switch v := item.AsAny().(type) {
+				case responses.ResponseOutputMessage:
+					p := v.ToParam()
+					input = append(input, responses.ResponseInputItemUnionParam{OfOutputMessage: &p})
+				case responses.ResponseFunctionToolCall:
+					p := v.ToParam()
+					input = append(input, responses.ResponseInputItemUnionParam{OfFunctionCall: &p},
+						responses.ResponseInputItemUnionParam{OfFunctionCallOutput: &responses.ResponseInputItemFunctionCallOutputParam{
+							CallID: openai.String(v.CallID),
+							Output: responses.ResponseInputItemFunctionCallOutputOutputUnionParam{OfString: openai.String(v.Name + " answered")},
+						}})
+				}
+			}
+			params.Input.OfInputItemList = input
+			second, err := json.Marshal(params)
+			if err != nil {
+				t.Fatal(err)
+			}
+			req, err := newTestTranslator(Responses, b.backend).Request(nil, mustRequest(t, second), "m")
+			if err != nil {
+				t.Fatalf("the SDK's second request: %v\n%s", err, second)
+			}
+			for _, want := range []string{b.callID, "get_weather answered", "get_time answered", `Weather in Paris?`} {
+				if !bytes.Contains(req, []byte(want)) {
+					t.Errorf("the backend request lacks %q:\n%s", want, req)
+				}
+			}
+		})
 	}
 }
