@@ -25,6 +25,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"strings"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -32,8 +33,6 @@ import (
 	utilruntime "k8s.io/apimachinery/pkg/util/runtime"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	ctrl "sigs.k8s.io/controller-runtime"
-	"sigs.k8s.io/controller-runtime/pkg/client"
-	"sigs.k8s.io/controller-runtime/pkg/healthz"
 	"sigs.k8s.io/controller-runtime/pkg/log/zap"
 	metricsserver "sigs.k8s.io/controller-runtime/pkg/metrics/server"
 	"sigs.k8s.io/controller-runtime/pkg/webhook"
@@ -66,6 +65,7 @@ type options struct {
 	webhookCertKey       string
 	webhookPort          int
 	enableHTTP2          bool
+	watchNamespaces      string
 
 	sidecarImage         string
 	sidecarPullPolicy    string
@@ -93,6 +93,9 @@ func (o *options) bind(fs *flag.FlagSet) {
 	fs.IntVar(&o.webhookPort, "webhook-port", webhook.DefaultPort, "The port the webhook server listens on.")
 	fs.BoolVar(&o.enableHTTP2, "enable-http2", false,
 		"Serve the webhook over HTTP/2 too. Off by default: HTTP/2 Stream Cancellation and Rapid Reset CVEs.")
+	fs.StringVar(&o.watchNamespaces, "watch-namespaces", "",
+		"Comma-separated namespaces the operator caches, reconciles, injects and validates in; it then needs rights "+
+			"only there (a Role per namespace). Empty means every namespace (cluster-wide rights).")
 
 	fs.StringVar(&o.sidecarImage, "sidecar-image", "ghcr.io/osmen-ai/llmroute:"+version,
 		"The image of the injected sidecar: this operator's image, which also holds "+controllers.SidecarCommand+".")
@@ -107,8 +110,22 @@ func (o *options) bind(fs *flag.FlagSet) {
 	fs.StringVar(&o.sidecarLogLevel, "sidecar-log-level", "info", "The sidecar's log level: debug, info or error.")
 }
 
-// sidecarSettings checks the sidecar flags and turns them into the
-// injector's settings; every problem is reported at once, naming its flag.
+// operatorOptions checks the flags that shape the operator and turns them
+// into its options; every problem is reported at once.
+func (o *options) operatorOptions() (controllers.Options, error) {
+	sidecar, err := o.sidecarSettings()
+	opts := controllers.Options{Sidecar: sidecar}
+	for ns := range strings.SplitSeq(o.watchNamespaces, ",") {
+		if ns = strings.TrimSpace(ns); ns != "" {
+			opts.WatchNamespaces = append(opts.WatchNamespaces, ns)
+		}
+	}
+	return opts, errors.Join(err, opts.Validate())
+}
+
+// sidecarSettings reads the sidecar flags into the injector's settings; a
+// flag that is not a quantity is reported naming the flag. Options.Validate
+// checks the rest.
 func (o *options) sidecarSettings() (controllers.SidecarSettings, error) {
 	s := controllers.SidecarSettings{
 		Image:           o.sidecarImage,
@@ -145,9 +162,6 @@ func (o *options) sidecarSettings() (controllers.SidecarSettings, error) {
 		}
 		(*q.list)[q.name] = v
 	}
-	if err := s.Validate(); err != nil {
-		errs = append(errs, err)
-	}
 	return s, errors.Join(errs...)
 }
 
@@ -159,7 +173,7 @@ func main() {
 	flag.Parse()
 	ctrl.SetLogger(zap.New(zap.UseFlagOptions(&zapOpts)))
 
-	sidecar, err := o.sidecarSettings()
+	opts, err := o.operatorOptions()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "invalid flags:\n%v\n", err)
 		os.Exit(2)
@@ -179,7 +193,7 @@ func main() {
 		webhookOpts.KeyName = o.webhookCertKey
 	}
 
-	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), ctrl.Options{
+	mgr, err := ctrl.NewManager(ctrl.GetConfigOrDie(), opts.ManagerOptions(ctrl.Options{
 		Scheme:                        scheme,
 		Metrics:                       metricsserver.Options{BindAddress: o.metricsAddr},
 		WebhookServer:                 webhook.NewServer(webhookOpts),
@@ -187,43 +201,20 @@ func main() {
 		LeaderElection:                o.enableLeaderElection,
 		LeaderElectionID:              "llmroute.llm.osmen.ai",
 		LeaderElectionReleaseOnCancel: true, // main exits as soon as the manager stops
-		Client: client.Options{Cache: &client.CacheOptions{
-			DisableFor: controllers.UncachedObjects(),
-		}},
-	})
+	}))
 	if err != nil {
 		setupLog.Error(err, "Unable to create manager")
 		os.Exit(1)
 	}
 
 	ctx := ctrl.SetupSignalHandler()
-	if err := (&controllers.LLMRouteReconciler{
-		Client:   mgr.GetClient(),
-		Scheme:   mgr.GetScheme(),
-		Recorder: mgr.GetEventRecorder("llmroute-controller"),
-	}).SetupWithManager(ctx, mgr); err != nil {
-		setupLog.Error(err, "Unable to create controller", "controller", "LLMRoute")
-		os.Exit(1)
-	}
-	if err := (&controllers.PodInjector{
-		Reader:  mgr.GetAPIReader(),
-		Sidecar: sidecar,
-	}).SetupWithManager(mgr); err != nil {
-		setupLog.Error(err, "Unable to create webhook", "webhook", "Pod")
+	if err := controllers.Setup(ctx, mgr, opts); err != nil {
+		setupLog.Error(err, "Unable to set up the operator")
 		os.Exit(1)
 	}
 
-	if err := mgr.AddHealthzCheck("healthz", healthz.Ping); err != nil {
-		setupLog.Error(err, "Unable to set up health check")
-		os.Exit(1)
-	}
-	// Ready only once the webhook serves: labelled pods are refused until then.
-	if err := mgr.AddReadyzCheck("readyz", mgr.GetWebhookServer().StartedChecker()); err != nil {
-		setupLog.Error(err, "Unable to set up ready check")
-		os.Exit(1)
-	}
-
-	setupLog.Info("Starting manager", "version", version, "sidecarImage", sidecar.Image)
+	setupLog.Info("Starting manager", "version", version, "sidecarImage", opts.Sidecar.Image,
+		"watchNamespaces", opts.WatchNamespaces)
 	if err := mgr.Start(ctx); err != nil {
 		setupLog.Error(err, "Problem running manager")
 		os.Exit(1)

@@ -443,3 +443,78 @@ func TestEnvOwnerReferences(t *testing.T) {
 		}
 	}
 }
+
+// TestEnvPodHostNetworkRefused: on the host's network the sidecar's proxy
+// would be the node's loopback, open to every process on the node.
+func TestEnvPodHostNetworkRefused(t *testing.T) {
+	requireEnv(t)
+	ns := newNamespace(t)
+	createSecret(t, ns, "creds", "sk")
+	createKeyedRoute(t, ns, "host", "creds")
+	pod := testPod(ns, "host")
+	pod.Spec.HostNetwork = true
+	err := k8sClient.Create(testContext(t), pod)
+	if err == nil {
+		t.Fatal("a hostNetwork pod was admitted")
+	}
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "hostNetwork") || !strings.Contains(err.Error(), ProxyListen) {
+		t.Errorf("error = %v, want a refusal naming hostNetwork and %s", err, ProxyListen)
+	}
+}
+
+// TestEnvConflictLeavesForeignObjectAlone: a ConfigMap that happens to have a
+// route's name is neither adopted nor overwritten (the garbage collector
+// would then delete it with the route).
+func TestEnvConflictLeavesForeignObjectAlone(t *testing.T) {
+	requireEnv(t)
+	ns := newNamespace(t)
+	ctx := testContext(t)
+	foreign := &corev1.ConfigMap{
+		ObjectMeta: metav1.ObjectMeta{Name: ConfigMapName("x"), Namespace: ns},
+		Data:       map[string]string{"app.properties": "mine"},
+	}
+	if err := k8sClient.Create(ctx, foreign); err != nil {
+		t.Fatal(err)
+	}
+	createSecret(t, ns, "creds", "sk")
+	createKeyedRoute(t, ns, "x", "creds")
+
+	eventually(t, "Ready=False, reason Conflict, naming the ConfigMap", func() error {
+		route, err := getRoute(t, ns, "x")
+		if err != nil {
+			return err
+		}
+		c := meta.FindStatusCondition(route.Status.Conditions, llmv1alpha1.ConditionReady)
+		if c == nil || c.Status != metav1.ConditionFalse || c.Reason != llmv1alpha1.ReasonConflict ||
+			!strings.Contains(c.Message, `ConfigMap "llmroute-x"`) {
+			return fmt.Errorf("Ready is %+v", c)
+		}
+		return nil
+	})
+	var now corev1.ConfigMap
+	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(foreign), &now); err != nil {
+		t.Fatal(err)
+	}
+	if now.ResourceVersion != foreign.ResourceVersion || len(now.OwnerReferences) > 0 {
+		t.Errorf("the foreign ConfigMap was changed: %+v", now)
+	}
+	if _, err := keysData(t, ns, "x"); !apierrors.IsNotFound(err) {
+		t.Errorf("the keys Secret was written beside the conflict: %v", err)
+	}
+
+	// Once it is gone the route takes its names (here on its next change;
+	// otherwise within the recheck interval).
+	if err := k8sClient.Delete(ctx, &now); err != nil {
+		t.Fatal(err)
+	}
+	route, err := getRoute(t, ns, "x")
+	if err != nil {
+		t.Fatal(err)
+	}
+	patched := route.DeepCopy()
+	patched.Spec.Retry.Attempts = 4
+	if err := k8sClient.Patch(ctx, patched, client.MergeFrom(route)); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, ns, "x")
+}

@@ -43,13 +43,13 @@ func InjectSidecar(pod *corev1.Pod, route string, s SidecarSettings) bool {
 		return v.ConfigMap != nil && v.ConfigMap.Name == ConfigMapName(route)
 	})
 	keysVolume := addVolume(pod, KeysVolumeName, corev1.VolumeSource{
-		Secret: &corev1.SecretVolumeSource{SecretName: KeysSecretName(route)},
+		Secret: &corev1.SecretVolumeSource{SecretName: KeysSecretName(route), DefaultMode: new(int32(KeyFileMode))},
 	}, func(v corev1.Volume) bool {
 		return v.Secret != nil && v.Secret.SecretName == KeysSecretName(route)
 	})
 
 	pod.Spec.InitContainers = append(
-		[]corev1.Container{sidecarContainer(s, configVolume, keysVolume)},
+		[]corev1.Container{sidecarContainer(s, configVolume, keysVolume, sidecarSecurityContext(pod))},
 		pod.Spec.InitContainers...)
 
 	if pod.Annotations[InjectEnvAnnotation] != "false" {

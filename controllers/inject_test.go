@@ -19,6 +19,7 @@ package controllers
 import (
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -237,6 +238,8 @@ func TestInjectSidecar(t *testing.T) {
 			}
 			if v := findVolume(pod, tt.wantKeysVolume); v == nil || v.Secret == nil || v.Secret.SecretName != "llmroute-chat-keys" {
 				t.Errorf("volume %q is %+v, want Secret llmroute-chat-keys", tt.wantKeysVolume, v)
+			} else if m := v.Secret.DefaultMode; m == nil || *m != 0o440 {
+				t.Errorf("key files mode = %v, want 0440: readable by owner and group only", m)
 			}
 			for _, v := range before.Spec.Volumes {
 				if got := findVolume(pod, v.Name); got == nil || !reflect.DeepEqual(*got, v) {
@@ -323,7 +326,7 @@ func assertSidecar(t *testing.T, c corev1.Container, configVolume, keysVolume st
 	switch {
 	case sc == nil:
 		t.Fatal("no security context")
-	case sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot, sc.RunAsUser == nil || *sc.RunAsUser != 65532:
+	case sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot, sc.RunAsUser != nil && *sc.RunAsUser == 0:
 		t.Error("the sidecar may run as root")
 	case sc.ReadOnlyRootFilesystem == nil || !*sc.ReadOnlyRootFilesystem:
 		t.Error("the sidecar's root filesystem is writable")
@@ -334,6 +337,53 @@ func assertSidecar(t *testing.T, c corev1.Container, configVolume, keysVolume st
 	case sc.SeccompProfile == nil || sc.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault:
 		t.Error("the sidecar has no RuntimeDefault seccomp profile")
 	}
+}
+
+// TestSidecarSecurityContext guards the sidecar's identity: never root, no
+// fixed uid where the image's or the platform's applies (OpenShift's
+// restricted-v2 refuses any uid outside the namespace's range), and a group
+// that can read the 0440 key files.
+func TestSidecarSecurityContext(t *testing.T) {
+	tests := []struct {
+		name      string
+		psc       *corev1.PodSecurityContext
+		wantUser  *int64
+		wantGroup *int64
+	}{
+		{name: "no pod security context: the image's uid, root group for root-owned key files",
+			wantGroup: new(int64(0))},
+		{name: "a pod uid applies", psc: &corev1.PodSecurityContext{RunAsUser: new(int64(1000))},
+			wantGroup: new(int64(0))},
+		{name: "a pod asking for root gets the image's uid", psc: &corev1.PodSecurityContext{RunAsUser: new(int64(0))},
+			wantUser: new(int64(SidecarUser)), wantGroup: new(int64(0))},
+		{name: "an fsGroup owns the key files: the pod's groups apply",
+			psc: &corev1.PodSecurityContext{RunAsUser: new(int64(1000)), RunAsGroup: new(int64(1000)), FSGroup: new(int64(2000))}},
+		{name: "fsGroup alone", psc: &corev1.PodSecurityContext{FSGroup: new(int64(2000))}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			pod := newPod()
+			pod.Spec.SecurityContext = tt.psc
+			InjectSidecar(pod, "chat", testSidecar())
+			sc := pod.Spec.InitContainers[0].SecurityContext
+			if sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
+				t.Error("runAsNonRoot is not true")
+			}
+			if !reflect.DeepEqual(sc.RunAsUser, tt.wantUser) {
+				t.Errorf("runAsUser = %v, want %v", ptrString(sc.RunAsUser), ptrString(tt.wantUser))
+			}
+			if !reflect.DeepEqual(sc.RunAsGroup, tt.wantGroup) {
+				t.Errorf("runAsGroup = %v, want %v", ptrString(sc.RunAsGroup), ptrString(tt.wantGroup))
+			}
+		})
+	}
+}
+
+func ptrString(p *int64) string {
+	if p == nil {
+		return "unset"
+	}
+	return strconv.FormatInt(*p, 10)
 }
 
 // TestInjectSidecarOwnsItsResources guards against pods sharing the

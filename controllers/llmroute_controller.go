@@ -58,6 +58,11 @@ type LLMRouteReconciler struct {
 // waits before it tries again.
 const staleRequeueDelay = 200 * time.Millisecond
 
+// conflictRecheckInterval is how often a route in Conflict looks again: the
+// object in the way may be one the cache does not hold (a ConfigMap without
+// the operator's label), so its removal brings no event.
+const conflictRecheckInterval = 30 * time.Second
+
 // routeState is what one reconcile learns, handed from step to step.
 type routeState struct {
 	// config is the rendered config.json; nil when the spec did not render.
@@ -67,6 +72,9 @@ type routeState struct {
 	keys map[string][]byte
 	// written is set once the ConfigMap and Secret hold config and keys.
 	written bool
+	// conflict, when set, says which object of the route's names exists
+	// without this route as its controller, so nothing was written.
+	conflict string
 	// cause is the reason of the first condition that keeps the route from
 	// being Ready, for the event that says so.
 	cause string
@@ -81,10 +89,14 @@ type reconcileStep func(ctx context.Context, route *llmv1alpha1.LLMRoute, st *ro
 // Why list and watch on Secrets: the controller watches the Secrets that
 // routes reference (metadata only), so that rotating a key in one reaches the
 // keys Secret without touching the LLMRoute. Secret and ConfigMap contents are
-// read from the API server, never cached (see UncachedObjects).
+// read from the API server, never cached (see Options.ManagerOptions).
+// Why update on llmroutes/finalizers: the rendered objects' owner reference
+// sets blockOwnerDeletion, which the API server allows only to whoever may
+// set finalizers on the owner (OwnerReferencesPermissionEnforcement).
 //
 // +kubebuilder:rbac:groups=llm.osmen.ai,resources=llmroutes,verbs=get;list;watch
 // +kubebuilder:rbac:groups=llm.osmen.ai,resources=llmroutes/status,verbs=get;update;patch
+// +kubebuilder:rbac:groups=llm.osmen.ai,resources=llmroutes/finalizers,verbs=update
 // +kubebuilder:rbac:groups="",resources=configmaps;secrets,verbs=get;list;watch;create;update;patch
 // +kubebuilder:rbac:groups=events.k8s.io,resources=events,verbs=create;patch
 
@@ -120,6 +132,9 @@ func (r *LLMRouteReconciler) Reconcile(ctx context.Context, req ctrl.Request) (r
 			return ctrl.Result{}, err
 		}
 	}
+	if st.conflict != "" {
+		return ctrl.Result{RequeueAfter: conflictRecheckInterval}, nil
+	}
 	return ctrl.Result{}, nil
 }
 
@@ -140,15 +155,6 @@ func (r *LLMRouteReconciler) SetupWithManager(ctx context.Context, mgr ctrl.Mana
 		WatchesMetadata(&corev1.Secret{}, handler.EnqueueRequestsFromMapFunc(r.routesForSecret)).
 		Named("llmroute").
 		Complete(r)
-}
-
-// UncachedObjects are the kinds the manager's client must read from the API
-// server rather than from its cache (client.CacheOptions.DisableFor): the
-// controller watches ConfigMaps and Secrets by metadata only, and a cached
-// read would make the manager hold every ConfigMap and Secret of the cluster
-// in memory.
-func UncachedObjects() []client.Object {
-	return []client.Object{&corev1.ConfigMap{}, &corev1.Secret{}}
 }
 
 // record emits an event on route when a recorder is set.

@@ -17,8 +17,11 @@ limitations under the License.
 package controllers
 
 import (
+	"bytes"
 	"context"
 	"errors"
+	"net/http"
+	"net/http/httptest"
 	"regexp"
 	"slices"
 	"strings"
@@ -143,6 +146,41 @@ func TestResolveKeys(t *testing.T) {
 			wantMsg: []string{`has an empty key "api-key"`},
 		},
 		{
+			name:       "surrounding whitespace is trimmed, as the sidecar does",
+			providers:  []llmv1alpha1.Provider{keyed("openai", "creds")},
+			secrets:    []client.Object{newSecret("creds", map[string]string{"api-key": "\u00a0\tsk-1 \r\n"})},
+			wantStatus: metav1.ConditionTrue, wantReason: llmv1alpha1.ReasonSecretsResolved,
+			wantKeys: map[string]string{"openai": "\u00a0\tsk-1 \r\n"},
+		},
+		{
+			name:       "a line break inside the key",
+			providers:  []llmv1alpha1.Provider{keyed("openai", "creds")},
+			secrets:    []client.Object{newSecret("creds", map[string]string{"api-key": "sk-1\nsk-2\n"})},
+			wantStatus: metav1.ConditionFalse, wantReason: llmv1alpha1.ReasonSecretKeyInvalid,
+			wantMsg: []string{`key "api-key" of Secret "creds" in namespace "agents" (provider "openai") holds a line break`, "HTTP header"},
+		},
+		{
+			name:       "a control character",
+			providers:  []llmv1alpha1.Provider{keyed("openai", "creds")},
+			secrets:    []client.Object{newSecret("creds", map[string]string{"api-key": "sk-\x001"})},
+			wantStatus: metav1.ConditionFalse, wantReason: llmv1alpha1.ReasonSecretKeyInvalid,
+			wantMsg: []string{"holds a control character"},
+		},
+		{
+			name:       "a tab inside",
+			providers:  []llmv1alpha1.Provider{keyed("openai", "creds")},
+			secrets:    []client.Object{newSecret("creds", map[string]string{"api-key": "sk-\t1"})},
+			wantStatus: metav1.ConditionFalse, wantReason: llmv1alpha1.ReasonSecretKeyInvalid,
+			wantMsg: []string{"holds a control character"},
+		},
+		{
+			name:       "a zero-width space pasted inside",
+			providers:  []llmv1alpha1.Provider{keyed("openai", "creds")},
+			secrets:    []client.Object{newSecret("creds", map[string]string{"api-key": "sk-\u200b1"})},
+			wantStatus: metav1.ConditionFalse, wantReason: llmv1alpha1.ReasonSecretKeyInvalid,
+			wantMsg: []string{"holds a non-ASCII character"},
+		},
+		{
 			name:       "every problem reported, a missing Secret gives the reason",
 			providers:  []llmv1alpha1.Provider{keyed("openai", "creds"), keyed("claude", "gone")},
 			secrets:    []client.Object{newSecret("creds", map[string]string{})},
@@ -250,7 +288,8 @@ func TestWrite(t *testing.T) {
 		t.Error("an unchanged config was written again")
 	}
 
-	// A rotated key and a dropped provider: updated in place, no stale key.
+	// A rotated key and a dropped provider: updated in place, no stale key,
+	// and a new hash, as the keys Secret's version changed.
 	oldHash := route.Status.ConfigHash
 	st.keys = map[string][]byte{"claude": []byte("sk-2")}
 	if err := f.r.write(ctx, route, st); err != nil {
@@ -299,42 +338,152 @@ func TestWriteSkipsUntilResolved(t *testing.T) {
 	}
 }
 
-// TestWriteRefusesForeignObject guards against taking over a ConfigMap that
-// another controller owns and happens to have our name.
-func TestWriteRefusesForeignObject(t *testing.T) {
+// TestWriteLeavesForeignObjectsAlone guards against taking over an object
+// of the route's names that the route does not control: CreateOrUpdate with
+// SetControllerReference adopted anything without a controller, and garbage
+// collection then deleted it with the route.
+func TestWriteLeavesForeignObjectsAlone(t *testing.T) {
 	route := newRoute("chat", keyed("openai", "creds"))
-	foreign := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{
-		Name: "llmroute-chat", Namespace: testNS,
-		OwnerReferences: []metav1.OwnerReference{{APIVersion: "apps/v1", Kind: "Deployment", Name: "other", UID: "uid-other", Controller: new(true)}},
-	}}
-	f := newFixture(t, nil, route, foreign)
-	err := f.r.write(context.Background(), route, &routeState{config: []byte("{}"), keys: map[string][]byte{}})
-	if err == nil || !strings.Contains(err.Error(), "ConfigMap agents/llmroute-chat") {
-		t.Fatalf("error = %v, want one naming the ConfigMap", err)
+	controlled := func(kind, name, uid string) []metav1.OwnerReference {
+		return []metav1.OwnerReference{{APIVersion: "v1", Kind: kind, Name: name, UID: types.UID(uid), Controller: new(true)}}
+	}
+	tests := []struct {
+		name     string
+		existing []client.Object
+		wantMsg  []string
+	}{
+		{
+			name:     "a ConfigMap without a controller",
+			existing: []client.Object{&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "llmroute-chat", Namespace: testNS}, Data: map[string]string{"app": "settings"}}},
+			wantMsg:  []string{`ConfigMap "llmroute-chat" exists and has no controller`, "left untouched"},
+		},
+		{
+			name: "a ConfigMap another controller owns",
+			existing: []client.Object{&corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "llmroute-chat", Namespace: testNS,
+				OwnerReferences: controlled("Deployment", "other", "uid-other")}}},
+			wantMsg: []string{`ConfigMap "llmroute-chat" exists and is controlled by Deployment "other"`},
+		},
+		{
+			name: "a keys Secret left by an earlier route of the same name",
+			existing: []client.Object{&corev1.Secret{ObjectMeta: metav1.ObjectMeta{Name: "llmroute-chat-keys", Namespace: testNS,
+				OwnerReferences: controlled("LLMRoute", "chat", "uid-earlier")}}},
+			wantMsg: []string{`Secret "llmroute-chat-keys" exists and is controlled by LLMRoute "chat" (uid uid-earlier)`},
+		},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f := newFixture(t, nil, append([]client.Object{route}, tt.existing...)...)
+			before := map[string]client.Object{}
+			for _, obj := range tt.existing {
+				live := obj.DeepCopyObject().(client.Object)
+				f.get(t, live, obj.GetName())
+				before[obj.GetName()] = live
+			}
+			st := &routeState{config: []byte("{}"), keys: map[string][]byte{"openai": []byte("sk")}}
+			if err := f.r.write(context.Background(), route, st); err != nil {
+				t.Fatalf("a conflict is a condition, not an error to retry with backoff: %v", err)
+			}
+			for _, w := range tt.wantMsg {
+				if !strings.Contains(st.conflict, w) {
+					t.Errorf("conflict %q does not contain %q", st.conflict, w)
+				}
+			}
+			if st.written || route.Status.ConfigHash != "" {
+				t.Error("reported as written")
+			}
+			for name, was := range before {
+				now := was.DeepCopyObject().(client.Object)
+				f.get(t, now, name)
+				if !equality.Semantic.DeepEqual(now, was) {
+					t.Errorf("%s was changed:\n%+v\nwas\n%+v", name, now, was)
+				}
+			}
+			// Neither object is written while one is in the way.
+			for _, obj := range []client.Object{&corev1.ConfigMap{}, &corev1.Secret{}} {
+				name := ConfigMapName("chat")
+				if _, ok := obj.(*corev1.Secret); ok {
+					name = KeysSecretName("chat")
+				}
+				if _, existed := before[name]; existed {
+					continue
+				}
+				err := f.client.Get(context.Background(), client.ObjectKey{Namespace: testNS, Name: name}, obj)
+				if !apierrors.IsNotFound(err) {
+					t.Errorf("%s written beside the conflicting object: %v", name, err)
+				}
+			}
+		})
+	}
+}
+
+// TestReconcileConflict: the route says Ready=False, reason Conflict, naming
+// the object, once per transition, and looks again later.
+func TestReconcileConflict(t *testing.T) {
+	route := newRoute("chat", keyed("openai", "creds"))
+	foreign := &corev1.ConfigMap{ObjectMeta: metav1.ObjectMeta{Name: "llmroute-chat", Namespace: testNS}}
+	f := newFixture(t, nil, route, foreign, newSecret("creds", map[string]string{"api-key": "sk"}))
+	res, err := f.r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: testNS, Name: "chat"}})
+	if err != nil || res.RequeueAfter != conflictRecheckInterval {
+		t.Fatalf("Reconcile = %+v, %v; want a quiet recheck after %s", res, err, conflictRecheckInterval)
+	}
+	got := &llmv1alpha1.LLMRoute{}
+	f.get(t, got, "chat")
+	assertCondition(t, got, llmv1alpha1.ConditionAccepted, metav1.ConditionTrue, llmv1alpha1.ReasonRendered)
+	assertCondition(t, got, llmv1alpha1.ConditionResolvedRefs, metav1.ConditionTrue, llmv1alpha1.ReasonSecretsResolved)
+	assertCondition(t, got, llmv1alpha1.ConditionReady, metav1.ConditionFalse, llmv1alpha1.ReasonConflict, `ConfigMap "llmroute-chat"`)
+	wantEvents(t, f, `Warning Conflict Not ready: ConfigMap "llmroute-chat" exists`)
+
+	// Gone: the next look writes both.
+	if err := f.client.Delete(context.Background(), foreign); err != nil {
+		t.Fatal(err)
+	}
+	got, err = reconcileRoute(t, f, "chat")
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertCondition(t, got, llmv1alpha1.ConditionReady, metav1.ConditionTrue, llmv1alpha1.ReasonConfigWritten)
+	var cm corev1.ConfigMap
+	f.get(t, &cm, "llmroute-chat")
+	if !metav1.IsControlledBy(&cm, got) {
+		t.Error("the ConfigMap written after the conflict is not the route's")
 	}
 }
 
 func TestConfigHash(t *testing.T) {
 	cfg := []byte(`{"version":1}`)
-	h := configHash(cfg, map[string][]byte{"a": []byte("k1"), "b": []byte("k2")})
+	keys := func(uid, rv, key string) *corev1.Secret {
+		return &corev1.Secret{
+			ObjectMeta: metav1.ObjectMeta{UID: types.UID(uid), ResourceVersion: rv},
+			Data:       map[string][]byte{"openai": []byte(key)},
+		}
+	}
+	h := configHash(cfg, keys("u1", "7", "sk-1"))
 	if !regexp.MustCompile(`^[0-9a-f]{16}$`).MatchString(h) {
 		t.Fatalf("hash %q is not 16 hex digits", h)
 	}
-	for i := 0; i < 20; i++ { // map order must not matter
-		if configHash(cfg, map[string][]byte{"b": []byte("k2"), "a": []byte("k1")}) != h {
-			t.Fatal("hash depends on map order")
-		}
-	}
 	differs := map[string]string{
-		"config":          configHash([]byte(`{"version":2}`), map[string][]byte{"a": []byte("k1"), "b": []byte("k2")}),
-		"key value":       configHash(cfg, map[string][]byte{"a": []byte("k1"), "b": []byte("k3")}),
-		"provider name":   configHash(cfg, map[string][]byte{"a": []byte("k1"), "c": []byte("k2")}),
-		"name/key border": configHash(cfg, map[string][]byte{"ak": []byte("1"), "b": []byte("k2")}),
+		"config":                         configHash([]byte(`{"version":2}`), keys("u1", "7", "sk-1")),
+		"keys Secret rewritten":          configHash(cfg, keys("u1", "8", "sk-1")),
+		"keys Secret deleted, recreated": configHash(cfg, keys("u2", "7", "sk-1")),
+		"uid/resourceVersion border":     configHash(cfg, keys("u17", "", "sk-1")),
 	}
 	for what, got := range differs {
 		if got == h {
 			t.Errorf("a change of %s leaves the hash unchanged", what)
 		}
+	}
+}
+
+// TestConfigHashNeverFromKeys guards the status and events against carrying
+// anything computed from key bytes: a short key could be guessed offline
+// from its hash.
+func TestConfigHashNeverFromKeys(t *testing.T) {
+	cfg := []byte(`{"version":1}`)
+	a := &corev1.Secret{ObjectMeta: metav1.ObjectMeta{UID: "u1", ResourceVersion: "7"}, Data: map[string][]byte{"openai": []byte("sk-1")}}
+	b := a.DeepCopy()
+	b.Data["openai"] = []byte("sk-2")
+	if configHash(cfg, a) != configHash(cfg, b) {
+		t.Error("the hash depends on the key bytes")
 	}
 }
 
@@ -559,5 +708,49 @@ func wantEvents(t *testing.T, f *fixture, prefixes ...string) {
 		if !strings.HasPrefix(got[i], p) {
 			t.Errorf("event %q does not start with %q", got[i], p)
 		}
+	}
+}
+
+// TestResolveKeysNeverShowsTheKey guards the condition (and so the events)
+// against quoting any part of a refused key.
+func TestResolveKeysNeverShowsTheKey(t *testing.T) {
+	for _, key := range []string{"sk-SECRETPART\nSECONDPART", "sk-SECRETPART\x00", "sk-SECRETPART\u00e9"} {
+		f := newFixture(t, nil, newSecret("creds", map[string]string{"api-key": key}))
+		route := newRoute("chat", keyed("openai", "creds"))
+		if err := f.r.resolveKeys(context.Background(), route, &routeState{}); err != nil {
+			t.Fatal(err)
+		}
+		c := meta.FindStatusCondition(route.Status.Conditions, llmv1alpha1.ConditionResolvedRefs)
+		if c == nil || c.Reason != llmv1alpha1.ReasonSecretKeyInvalid {
+			t.Fatalf("ResolvedRefs = %+v", c)
+		}
+		if strings.Contains(c.Message, "SECRETPART") || strings.Contains(c.Message, "SECONDPART") {
+			t.Errorf("the message shows the key: %q", c.Message)
+		}
+	}
+}
+
+// TestHeaderUnsafeAgreesWithNetHTTP guards the other side: every key the
+// operator accepts, Go's HTTP client sends. A key it refuses would fail every
+// attempt as if the connection broke.
+func TestHeaderUnsafeAgreesWithNetHTTP(t *testing.T) {
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) {}))
+	defer srv.Close()
+	for b := 0; b < 256; b++ {
+		key := []byte{'s', 'k', '-', byte(b), '1'}
+		if headerUnsafe(key) != "" {
+			continue
+		}
+		req, err := http.NewRequest(http.MethodGet, srv.URL, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		req.Header.Set("Authorization", "Bearer "+string(bytes.TrimSpace(key)))
+		resp, err := srv.Client().Do(req)
+		if err != nil {
+			t.Errorf("byte %#x: accepted by the operator, refused by net/http: %v", b, err)
+			continue
+		}
+		resp.Body.Close()
 	}
 }

@@ -61,8 +61,14 @@ const (
 	OpenAIBaseURLEnv    = "OPENAI_BASE_URL"
 	AnthropicBaseURLEnv = "ANTHROPIC_BASE_URL"
 
-	// SidecarUser is the uid and gid the sidecar runs as (distroless "nonroot").
+	// SidecarUser is the uid the image runs as (distroless "nonroot"); the
+	// injector names it only for a pod that asks for root (see
+	// sidecarSecurityContext).
 	SidecarUser = 65532
+
+	// KeyFileMode is the mode of the key files in the sidecar: readable by
+	// their owner (root) and group (the pod's fsGroup, or root), no one else.
+	KeyFileMode = 0o440
 
 	// ManagedByLabel marks the objects the operator renders.
 	ManagedByLabel = "app.kubernetes.io/managed-by"

@@ -31,10 +31,13 @@ import (
 )
 
 // The objectSelector keeps every unlabelled pod away from the webhook, so the
-// cluster's other pods never depend on the operator being up. For labelled
-// pods failurePolicy is Fail: a pod admitted without its sidecar would send
-// its LLM calls to a port nobody listens on.
-// +kubebuilder:webhook:path=/mutate--v1-pod,mutating=true,failurePolicy=fail,sideEffects=None,groups="",resources=pods,verbs=create,versions=v1,name=sidecar-injector.llm.osmen.ai,admissionReviewVersions=v1,reinvocationPolicy=Never,timeoutSeconds=10,patch=`{"objectSelector":{"matchExpressions":[{"key":"llm.osmen.ai/route","operator":"Exists"}]}}`
+// cluster's other pods never depend on the operator being up; the
+// namespaceSelector keeps the operator's own namespace (its pods would wait
+// for themselves; config/default keeps the name in step with its namespace)
+// and kube-system away too. For labelled pods failurePolicy is Fail: a pod
+// admitted without its sidecar would send its LLM calls to a port nobody
+// listens on.
+// +kubebuilder:webhook:path=/mutate--v1-pod,mutating=true,failurePolicy=fail,sideEffects=None,groups="",resources=pods,verbs=create,versions=v1,name=sidecar-injector.llm.osmen.ai,admissionReviewVersions=v1,reinvocationPolicy=Never,timeoutSeconds=10,matchPolicy=Equivalent,patch=`{"objectSelector":{"matchExpressions":[{"key":"llm.osmen.ai/route","operator":"Exists"}]},"namespaceSelector":{"matchExpressions":[{"key":"kubernetes.io/metadata.name","operator":"NotIn","values":["llmroute-system","kube-system"]}]}}`
 
 // PodInjector is the pod mutating webhook: it looks up the LLMRoute a pod's
 // RouteLabel names and hands the rest to InjectSidecar.
@@ -44,6 +47,10 @@ type PodInjector struct {
 	Reader client.Reader
 	// Sidecar is what the injected sidecar looks like.
 	Sidecar SidecarSettings
+	// WatchNamespaces are the namespaces whose pods are injected (those the
+	// operator reconciles routes in); pods elsewhere are left alone, as for
+	// another llmroute installation to handle. Empty means every namespace.
+	WatchNamespaces []string
 }
 
 var _ admission.Defaulter[*corev1.Pod] = (*PodInjector)(nil)
@@ -56,7 +63,10 @@ func (i *PodInjector) SetupWithManager(mgr ctrl.Manager) error {
 
 // Default injects the sidecar into a pod being created. A pod whose route
 // does not exist is refused: it would start with nothing to configure its
-// sidecar and wait for a ConfigMap that never comes.
+// sidecar and wait for a ConfigMap that never comes. So is a pod on the
+// host's network: the sidecar's proxy on 127.0.0.1:8089 would be the node's
+// loopback, where every process of the node could spend the route's keys,
+// and a second such pod on the node could not start its sidecar.
 func (i *PodInjector) Default(ctx context.Context, pod *corev1.Pod) error {
 	route := pod.Labels[RouteLabel]
 	if route == "" || HasSidecar(pod) {
@@ -66,6 +76,13 @@ func (i *PodInjector) Default(ctx context.Context, pod *corev1.Pod) error {
 	namespace := pod.Namespace
 	if req, err := admission.RequestFromContext(ctx); err == nil && req.Namespace != "" {
 		namespace = req.Namespace
+	}
+	if !watches(i.WatchNamespaces, namespace) {
+		return nil
+	}
+	if pod.Spec.HostNetwork {
+		return fmt.Errorf("pod uses hostNetwork: the llmroute sidecar's proxy (%s) would listen on the node's loopback, "+
+			"open to every process on the node; remove hostNetwork or the pod's %s label", ProxyListen, RouteLabel)
 	}
 
 	var r llmv1alpha1.LLMRoute

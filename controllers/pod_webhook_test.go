@@ -31,7 +31,6 @@ import (
 func TestPodInjectorDefault(t *testing.T) {
 	route := newRoute("chat", keyed("openai", "creds"))
 	reader := fake.NewClientBuilder().WithScheme(newScheme(t)).WithObjects(route).Build()
-	injector := &PodInjector{Reader: reader, Sidecar: testSidecar()}
 
 	tests := []struct {
 		name string
@@ -39,8 +38,10 @@ func TestPodInjectorDefault(t *testing.T) {
 		// requestNamespace, when set, is the admission request's namespace
 		// and the pod carries none, as for a pod created without one.
 		requestNamespace string
-		wantInjected     bool
-		wantErr          []string
+		// watch is the injector's WatchNamespaces.
+		watch        []string
+		wantInjected bool
+		wantErr      []string
 	}{
 		{name: "route exists", pod: func() *corev1.Pod { return newPod() }, wantInjected: true},
 		{
@@ -72,6 +73,33 @@ func TestPodInjectorDefault(t *testing.T) {
 			wantErr: []string{`LLMRoute "chat" not found in namespace "elsewhere"`},
 		},
 		{
+			name: "hostNetwork refused",
+			pod: func() *corev1.Pod {
+				p := newPod()
+				p.Spec.HostNetwork = true
+				return p
+			},
+			wantErr: []string{"hostNetwork", "127.0.0.1:8089", "node's loopback", RouteLabel},
+		},
+		{
+			name:         "in a watched namespace",
+			pod:          func() *corev1.Pod { return newPod() },
+			watch:        []string{"other", testNS},
+			wantInjected: true,
+		},
+		{
+			// Another installation may watch that namespace: leave the pod
+			// to it, neither injected nor refused.
+			name: "in a namespace not watched, route missing and hostNetwork",
+			pod: func() *corev1.Pod {
+				p := newPod()
+				p.Labels[RouteLabel] = "nope"
+				p.Spec.HostNetwork = true
+				return p
+			},
+			watch: []string{"other"},
+		},
+		{
 			name: "no label",
 			pod: func() *corev1.Pod {
 				p := newPod()
@@ -98,6 +126,7 @@ func TestPodInjectorDefault(t *testing.T) {
 			}
 			pod := tt.pod()
 			before := pod.DeepCopy()
+			injector := &PodInjector{Reader: reader, Sidecar: testSidecar(), WatchNamespaces: tt.watch}
 			err := injector.Default(ctx, pod)
 			if len(tt.wantErr) > 0 {
 				if err == nil {

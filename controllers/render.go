@@ -47,6 +47,7 @@ func Render(route *llmv1alpha1.LLMRoute) (*config.Config, error) {
 			Name:              p.Name,
 			Type:              config.ProviderType(p.Type),
 			BaseURL:           p.BaseURL,
+			Insecure:          p.Insecure,
 			Timeout:           duration(p.Timeout),
 			DefaultModel:      p.DefaultModel,
 			AnthropicVersion:  p.AnthropicVersion,
@@ -58,6 +59,15 @@ func Render(route *llmv1alpha1.LLMRoute) (*config.Config, error) {
 		}
 		if p.APIKeySecretRef != nil {
 			cp.APIKeyFile = KeyFile(p.Name)
+		}
+		for _, api := range p.APIs {
+			cp.APIs = append(cp.APIs, config.API(api))
+		}
+		if len(p.Headers) > 0 {
+			cp.Headers = make(map[string]string, len(p.Headers))
+			for name, value := range p.Headers {
+				cp.Headers[name] = string(value)
+			}
 		}
 		if len(p.Models) > 0 {
 			cp.Models = maps.Clone(p.Models)

@@ -157,7 +157,13 @@ func TestRenderMapsFields(t *testing.T) {
 	}{
 		{"key file for a provider with a secret ref", byName["openai"].APIKeyFile, "/etc/llmroute/keys/openai"},
 		{"no key file without a secret ref", byName["ollama"].APIKeyFile, ""},
-		{"default base URL per type", byName["lmstudio"].BaseURL, config.DefaultBaseURL[config.LMStudio]},
+		{"default base URL per type", byName["ollama"].BaseURL, config.DefaultBaseURL[config.Ollama]},
+		{"apis as written", byName["openai"].APIs, []config.API{config.ChatCompletions, config.Embeddings}},
+		{"default apis per type", byName["claude"].APIs, config.DefaultAPIs[config.Anthropic]},
+		{"headers", byName["openai"].Headers, map[string]string{"OpenAI-Organization": "org-123", "OpenAI-Project": "proj_abc"}},
+		{"no headers", byName["ollama"].Headers, map[string]string(nil)},
+		{"insecure", byName["lmstudio"].Insecure, true},
+		{"secure by default", byName["internal"].Insecure, false},
 		{"base URL as written", byName["claude"].BaseURL, "https://anthropic.proxy.example.com"},
 		{"tokensPerMinute beyond int32", byName["openai"].TokensPerMinute, 30000000000},
 		{"anthropicVersion", byName["claude"].AnthropicVersion, "2024-10-22"},
@@ -189,6 +195,8 @@ func TestRenderSharesNothingWithRoute(t *testing.T) {
 	cfg.Rules[0].Backends[0] = "changed"
 	cfg.Retry.RetryOn[0] = "changed"
 	cfg.Providers[0].Models["gpt-4o"] = "changed"
+	cfg.Providers[0].APIs[0] = "changed"
+	cfg.Providers[0].Headers["OpenAI-Project"] = "changed"
 	*cfg.Retry.Jitter = true
 	*cfg.Retry.BudgetPercent = 99
 	if !reflect.DeepEqual(route, before) {

@@ -38,9 +38,10 @@ import (
 const SecretRefIndex = ".spec.providers.apiKeySecretRef.name"
 
 // resolveKeys sets ResolvedRefs: whether every apiKeySecretRef names an
-// existing Secret in the route's namespace with a non-empty key. On success
-// st.keys holds each provider's key. A missing Secret is not an error: the
-// Secret watch brings the route back when it appears.
+// existing Secret in the route's namespace with a non-empty key that an HTTP
+// header can carry. On success st.keys holds each provider's key. A missing
+// Secret is not an error: the Secret watch brings the route back when it
+// appears.
 func (r *LLMRouteReconciler) resolveKeys(ctx context.Context, route *llmv1alpha1.LLMRoute, st *routeState) error {
 	keys := map[string][]byte{}
 	secrets := map[string]*corev1.Secret{} // several providers may share one Secret
@@ -77,6 +78,13 @@ func (r *LLMRouteReconciler) resolveKeys(ctx context.Context, route *llmv1alpha1
 			}
 			problems = append(problems, fmt.Sprintf("Secret %q in namespace %q %s %q (provider %q)",
 				ref.Name, route.Namespace, what, ref.Key, p.Name))
+		case headerUnsafe(secret.Data[ref.Key]) != "":
+			if reason == "" {
+				reason = llmv1alpha1.ReasonSecretKeyInvalid
+			}
+			problems = append(problems, fmt.Sprintf("key %q of Secret %q in namespace %q (provider %q) holds %s inside the key: "+
+				"the sidecar sends the key in an HTTP header, which cannot carry it",
+				ref.Key, ref.Name, route.Namespace, p.Name, headerUnsafe(secret.Data[ref.Key])))
 		default:
 			keys[p.Name] = bytes.Clone(secret.Data[ref.Key])
 		}
@@ -90,6 +98,28 @@ func (r *LLMRouteReconciler) resolveKeys(ctx context.Context, route *llmv1alpha1
 	setCondition(route, llmv1alpha1.ConditionResolvedRefs, metav1.ConditionTrue, llmv1alpha1.ReasonSecretsResolved,
 		fmt.Sprintf("Resolved %d API keys", len(keys)))
 	return nil
+}
+
+// headerUnsafe says what in key, once trimmed of surrounding whitespace as
+// the sidecar trims it, cannot go in an HTTP header value, or "" when
+// nothing. Go's HTTP client refuses control characters other than a tab and
+// fails the request as if the connection broke, so every attempt would count
+// against the provider's breaker; bytes beyond ASCII it would send, but no
+// provider issues such keys, and they are what a paste picks up (a
+// non-breaking or zero-width space, typographic quotes). It never returns
+// any part of the key.
+func headerUnsafe(key []byte) string {
+	for _, b := range bytes.TrimSpace(key) {
+		switch {
+		case b == '\r' || b == '\n':
+			return "a line break"
+		case b < ' ' || b == 0x7f:
+			return "a control character"
+		case b >= 0x80:
+			return "a non-ASCII character"
+		}
+	}
+	return ""
 }
 
 // secretRefNames is the SecretRefIndex function.

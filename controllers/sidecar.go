@@ -80,7 +80,7 @@ func (s SidecarSettings) Validate() error {
 // keeps running (restartPolicy Always). Its startup probe waits for /readyz,
 // and the kubelet starts the next containers only once a sidecar has started,
 // so the app's first LLM call finds the proxy ready.
-func sidecarContainer(s SidecarSettings, configVolume, keysVolume string) corev1.Container {
+func sidecarContainer(s SidecarSettings, configVolume, keysVolume string, sc *corev1.SecurityContext) corev1.Container {
 	always := corev1.ContainerRestartPolicyAlways
 	return corev1.Container{
 		Name:            SidecarContainerName,
@@ -109,17 +109,43 @@ func sidecarContainer(s SidecarSettings, configVolume, keysVolume string) corev1
 			{Name: configVolume, MountPath: ConfigDir, ReadOnly: true},
 			{Name: keysVolume, MountPath: KeysDir, ReadOnly: true},
 		},
-		SecurityContext: &corev1.SecurityContext{
-			RunAsNonRoot:             new(true),
-			RunAsUser:                new(int64(SidecarUser)),
-			RunAsGroup:               new(int64(SidecarUser)),
-			ReadOnlyRootFilesystem:   new(true),
-			AllowPrivilegeEscalation: new(false),
-			Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
-			SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
-		},
+		SecurityContext:          sc,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}
+}
+
+// sidecarSecurityContext is the sidecar's security context in pod: the
+// restricted Pod Security Standard's, without a fixed uid where none is
+// needed. The image's user (SidecarUser) applies, or the uid the pod or the
+// platform assigns: OpenShift's restricted-v2 assigns one from the
+// namespace's range and refuses a container that names another. Only a pod
+// that asks for root gets SidecarUser spelled out, so that the sidecar still
+// runs as non-root.
+//
+// The key files (KeyFileMode, 0440) belong to root and to the pod's fsGroup,
+// which the kubelet adds to every container's groups. A pod without an
+// fsGroup gets them as root:root, so there the sidecar runs with group 0 to
+// read them: a group id grants no privilege (runAsNonRoot is about the uid),
+// and the Pod Security Standards allow it.
+func sidecarSecurityContext(pod *corev1.Pod) *corev1.SecurityContext {
+	sc := &corev1.SecurityContext{
+		RunAsNonRoot:             new(true),
+		ReadOnlyRootFilesystem:   new(true),
+		AllowPrivilegeEscalation: new(false),
+		Capabilities:             &corev1.Capabilities{Drop: []corev1.Capability{"ALL"}},
+		SeccompProfile:           &corev1.SeccompProfile{Type: corev1.SeccompProfileTypeRuntimeDefault},
+	}
+	psc := pod.Spec.SecurityContext
+	if psc == nil {
+		psc = &corev1.PodSecurityContext{}
+	}
+	if psc.RunAsUser != nil && *psc.RunAsUser == 0 {
+		sc.RunAsUser = new(int64(SidecarUser))
+	}
+	if psc.FSGroup == nil {
+		sc.RunAsGroup = new(int64(0))
+	}
+	return sc
 }
 
 func httpProbe(path string, periodSeconds, failureThreshold int32) *corev1.Probe {

@@ -78,6 +78,11 @@ func summarize(route *llmv1alpha1.LLMRoute, st *routeState, recErr error) {
 			return
 		}
 	}
+	if st.conflict != "" {
+		st.cause = llmv1alpha1.ReasonConflict
+		setCondition(route, llmv1alpha1.ConditionReady, metav1.ConditionFalse, llmv1alpha1.ReasonConflict, st.conflict)
+		return
+	}
 	if recErr != nil || !st.written {
 		msg := "The ConfigMap and keys Secret are not written yet"
 		if recErr != nil {

@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/go-logr/logr"
+	"golang.org/x/net/netutil"
 
 	"github.com/osmen-ai/llmroute/sidecar/config"
 	"github.com/osmen-ai/llmroute/sidecar/proxy"
@@ -30,14 +31,23 @@ import (
 var version = "dev"
 
 type options struct {
-	config       string
-	listen       string
-	adminListen  string
-	logFormat    string
-	logLevel     string
-	maxBodyBytes int64
-	drainTimeout time.Duration
+	config           string
+	listen           string
+	adminListen      string
+	logFormat        string
+	logLevel         string
+	maxBodyBytes     int64
+	maxBufferedBytes int64
+	maxConnections   int
+	drainTimeout     time.Duration
 }
+
+// The admin listener is reachable from the whole cluster: few connections,
+// short timeouts, small headers, so no one can exhaust the sidecar through it.
+const (
+	adminMaxConnections = 32
+	adminTimeout        = 10 * time.Second
+)
 
 func main() {
 	if err := run(os.Args[1:], os.Stderr); err != nil {
@@ -55,7 +65,9 @@ func parseFlags(args []string, out *os.File) (options, error) {
 	fs.StringVar(&o.adminListen, "admin-listen", ":9089", "address of /healthz, /readyz, /metrics and /debug/providers")
 	fs.StringVar(&o.logFormat, "log-format", "json", "log format: json or text")
 	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info or error (debug adds fallback and retry details)")
-	fs.Int64Var(&o.maxBodyBytes, "max-body-bytes", proxy.DefaultMaxBodyBytes, "largest request body accepted; larger requests get 413")
+	fs.Int64Var(&o.maxBodyBytes, "max-body-bytes", proxy.DefaultMaxBodyBytes, "largest request body accepted (larger requests get 413), and largest response held for a retry or a translation (larger ones are relayed as they arrive)")
+	fs.Int64Var(&o.maxBufferedBytes, "max-buffered-bytes", proxy.DefaultMaxBufferedBytes, "bytes held in buffers across all requests at once; over it requests get 503 with Retry-After")
+	fs.IntVar(&o.maxConnections, "max-connections", 1024, "connections the proxy listener accepts at once; more wait to be accepted")
 	fs.DurationVar(&o.drainTimeout, "drain-timeout", 30*time.Second, "on SIGTERM, how long requests in flight may take to finish")
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	fs.Usage = func() {
@@ -80,6 +92,9 @@ func parseFlags(args []string, out *os.File) (options, error) {
 	if o.config == "" {
 		fs.Usage()
 		return o, errors.New("--config is required")
+	}
+	if o.maxConnections < 1 {
+		return o, fmt.Errorf("--max-connections must be at least 1, not %d", o.maxConnections)
 	}
 	if o.logFormat != "json" && o.logFormat != "text" {
 		return o, fmt.Errorf("--log-format must be json or text, not %q", o.logFormat)
@@ -107,6 +122,19 @@ func newLogger(format, level string, out *os.File) (logr.Logger, error) {
 	return logr.FromSlogHandler(h), nil
 }
 
+// newAdminServer serves the admin handler with every timeout set: a
+// connection that sends nothing, or sends slowly, is closed.
+func newAdminServer(h http.Handler, timeout time.Duration) *http.Server {
+	return &http.Server{
+		Handler:           h,
+		ReadHeaderTimeout: timeout,
+		ReadTimeout:       timeout,
+		WriteTimeout:      timeout,
+		IdleTimeout:       timeout,
+		MaxHeaderBytes:    16 << 10,
+	}
+}
+
 func run(args []string, stderr *os.File) error {
 	o, err := parseFlags(args, stderr)
 	if err != nil {
@@ -123,7 +151,7 @@ func run(args []string, stderr *os.File) error {
 	if err != nil {
 		return fmt.Errorf("cannot start:\n%w", err)
 	}
-	px, err := proxy.New(cfg, proxy.Options{Log: log, MaxBodyBytes: o.maxBodyBytes})
+	px, err := proxy.New(cfg, proxy.Options{Log: log, MaxBodyBytes: o.maxBodyBytes, MaxBufferedBytes: o.maxBufferedBytes})
 	if err != nil {
 		return fmt.Errorf("cannot start:\n%w", err)
 	}
@@ -132,11 +160,12 @@ func run(args []string, stderr *os.File) error {
 	defer stop()
 
 	var listening atomic.Bool
-	admin := &http.Server{Addr: o.adminListen, Handler: px.Admin(&listening), ReadHeaderTimeout: 5 * time.Second}
+	admin := newAdminServer(px.Admin(&listening), adminTimeout)
 	adminLn, err := net.Listen("tcp", o.adminListen)
 	if err != nil {
 		return fmt.Errorf("admin listener: %w", err)
 	}
+	adminLn = netutil.LimitListener(adminLn, adminMaxConnections)
 	go func() {
 		if err := admin.Serve(adminLn); !errors.Is(err, http.ErrServerClosed) {
 			log.Error(err, "Admin listener stopped: /healthz, /readyz and /metrics are down")
@@ -148,11 +177,15 @@ func run(args []string, stderr *os.File) error {
 	if err != nil {
 		return fmt.Errorf("proxy listener: %w", err)
 	}
+	ln = netutil.LimitListener(ln, o.maxConnections)
 	srv := &http.Server{
 		Handler:           px,
 		ReadHeaderTimeout: 10 * time.Second,
 		IdleTimeout:       2 * time.Minute,
-		// No WriteTimeout: streams last as long as timeouts.request allows.
+		MaxHeaderBytes:    1 << 20,
+		// No ReadTimeout or WriteTimeout: streams and WebSocket sessions last
+		// as long as timeouts.request allows, and the proxy bounds the
+		// reading of each request's body itself.
 	}
 	served := make(chan error, 1)
 	go func() { served <- srv.Serve(ln) }()

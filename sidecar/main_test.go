@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -16,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/net/netutil"
 
 	"github.com/osmen-ai/llmroute/hack/mockllm/mock"
 )
@@ -101,8 +104,15 @@ func (l *lockedBuffer) String() string {
 
 func startSidecar(t *testing.T, configFile string) *sidecarProcess {
 	t.Helper()
+	return startSidecarEnv(t, configFile)
+}
+
+// startSidecarEnv starts the sidecar with env added to the test's environment.
+func startSidecarEnv(t *testing.T, configFile string, env ...string) *sidecarProcess {
+	t.Helper()
 	p := &sidecarProcess{addr: freeAddr(t), admin: freeAddr(t), logs: &lockedBuffer{}, done: make(chan error, 1)}
 	p.cmd = exec.Command(buildSidecar(t), "--config", configFile, "--listen", p.addr, "--admin-listen", p.admin, "--drain-timeout", "10s")
+	p.cmd.Env = append(os.Environ(), env...)
 	stderr, _ := p.cmd.StderrPipe()
 	if err := p.cmd.Start(); err != nil {
 		t.Fatal(err)
@@ -285,4 +295,141 @@ func TestConfigFileReload(t *testing.T) {
 			t.Errorf("metrics lack %s", want)
 		}
 	}
+}
+
+// Whatever comes in, memory stays bounded: a 200 MiB response is relayed as
+// it arrives, and 50 concurrent 10 MiB requests are taken a few at a time,
+// the rest shed with 503 and Retry-After, in a sidecar run with a 128 MiB
+// GOMEMLIMIT. It used to hold both whole, and the pod's OOM killer ended
+// every call in it.
+func TestMemoryStaysBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("moves about 700 MB through the sidecar")
+	}
+	const bigResponse = 200 << 20
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		w.Header().Set("Content-Type", "application/json")
+		if r.Header.Get("X-Test-Big") == "" {
+			time.Sleep(300 * time.Millisecond) // so that the big requests overlap
+			io.WriteString(w, `{"id":"c","object":"chat.completion","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1}}`)
+			return
+		}
+		w.Header().Set("Content-Length", fmt.Sprint(bigResponse))
+		chunk := bytes.Repeat([]byte("0123456789abcdef"), 4096)
+		for sent := 0; sent < bigResponse; sent += len(chunk) {
+			if _, err := w.Write(chunk); err != nil {
+				return
+			}
+		}
+	}))
+	defer up.Close()
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	writeConfig(t, cfg, up.URL, 1)
+	p := startSidecarEnv(t, cfg, "GOMEMLIMIT=128MiB")
+
+	req, _ := http.NewRequest(http.MethodPost, "http://"+p.addr+"/v1/chat/completions", strings.NewReader(`{"model":"m","messages":[]}`))
+	req.Header.Set("X-Test-Big", "1")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, err := io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	if err != nil || n != bigResponse || resp.StatusCode != 200 {
+		t.Fatalf("the 200 MiB response: status %d, %d bytes, %v", resp.StatusCode, n, err)
+	}
+
+	big := append(append([]byte(`{"model":"m","messages":[{"role":"user","content":"`), bytes.Repeat([]byte("x"), 10<<20-100)...), `"}]}`...)
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	statuses := map[int]int{}
+	for range 50 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			resp, err := http.Post("http://"+p.addr+"/v1/chat/completions", "application/json", bytes.NewReader(big))
+			status := -1
+			if err == nil {
+				io.Copy(io.Discard, resp.Body)
+				resp.Body.Close()
+				status = resp.StatusCode
+				if status == 503 && resp.Header.Get("Retry-After") == "" {
+					status = -503
+				}
+			}
+			mu.Lock()
+			statuses[status]++
+			mu.Unlock()
+		}()
+	}
+	wg.Wait()
+	if statuses[200] == 0 || statuses[200]+statuses[503] != 50 {
+		t.Fatalf("answers by status %v: want every request answered, 200 or 503 with Retry-After", statuses)
+	}
+	if s, _, err := p.chat(context.Background()); err != nil || s != 200 {
+		t.Fatalf("the sidecar does not answer afterwards: %d %v\n%s", s, err, p.logs.String())
+	}
+	peak := peakRSS(t, p.cmd.Process.Pid)
+	t.Logf("answers by status %v; peak RSS %d MiB", statuses, peak>>20)
+	if peak > 200<<20 {
+		t.Errorf("peak RSS %d MiB: buffers are not bounded", peak>>20)
+	}
+}
+
+// peakRSS reads a process's peak resident set size (VmHWM).
+func peakRSS(t *testing.T, pid int) int64 {
+	t.Helper()
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		t.Skipf("no /proc: %v", err)
+	}
+	for line := range strings.Lines(string(b)) {
+		if rest, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			var kb int64
+			fmt.Sscanf(strings.TrimSpace(rest), "%d kB", &kb)
+			return kb << 10
+		}
+	}
+	t.Skip("no VmHWM")
+	return 0
+}
+
+// The admin listener is open to the cluster: a connection that sends
+// nothing is closed, and only so many are taken at once — it used to hold
+// every keep-alive connection forever, so any pod could exhaust the sidecar.
+func TestAdminServerBoundsConnections(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const limit = 3
+	srv := newAdminServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ok\n") }), 200*time.Millisecond)
+	go srv.Serve(netutil.LimitListener(ln, limit))
+	defer srv.Close()
+
+	var idle []net.Conn
+	for range limit {
+		c, err := net.Dial("tcp", ln.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		io.WriteString(c, "GET /healthz HTTP/1.1\r\n") // never finished
+		idle = append(idle, c)
+	}
+	// The server closes each silent connection on its own.
+	for _, c := range idle {
+		c.SetReadDeadline(time.Now().Add(5 * time.Second))
+		if _, err := io.ReadAll(c); err != nil {
+			t.Fatalf("a silent connection was kept open: %v", err)
+		}
+	}
+	// And then serves again.
+	client := &http.Client{Timeout: 5 * time.Second}
+	resp, err := client.Get("http://" + ln.Addr().String() + "/healthz")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
 }

@@ -42,8 +42,16 @@ const (
 	ReasonSecretNotFound = "SecretNotFound"
 	// ReasonSecretKeyMissing (ResolvedRefs=False): a referenced Secret lacks the key.
 	ReasonSecretKeyMissing = "SecretKeyMissing"
+	// ReasonSecretKeyInvalid (ResolvedRefs=False): a referenced key holds
+	// bytes an HTTP header cannot carry (control characters, line breaks
+	// inside the key, non-ASCII).
+	ReasonSecretKeyInvalid = "SecretKeyInvalid"
 	// ReasonConfigWritten (Ready=True): the ConfigMap and keys Secret are up to date.
 	ReasonConfigWritten = "ConfigWritten"
 	// ReasonNotReady (Ready=False): Accepted or ResolvedRefs is not True.
 	ReasonNotReady = "NotReady"
+	// ReasonConflict (Ready=False): the ConfigMap or keys Secret the route
+	// renders to exists and is not controlled by the route; it is left
+	// untouched.
+	ReasonConflict = "Conflict"
 )

@@ -486,3 +486,136 @@ func lookup(obj map[string]any, path string) (any, error) {
 	}
 	return cur, nil
 }
+
+// parityProvider is one provider of an OpenAI-compatible route, as the
+// parity tests vary it.
+type parityProvider struct {
+	baseURL  string
+	keyed    bool
+	insecure bool
+	headers  map[string]string
+}
+
+// sidecarVerdict is what the sidecar's own validation says of the provider
+// the operator would render.
+func (p parityProvider) sidecarVerdict() error {
+	cp := config.Provider{Name: "p", Type: config.OpenAICompatible, BaseURL: p.baseURL, Insecure: p.insecure, Headers: p.headers}
+	if p.keyed {
+		cp.APIKeyFile = "/etc/llmroute/keys/p"
+	}
+	cfg := config.Config{Providers: []config.Provider{cp}, Rules: []config.Rule{{Backends: []string{"p"}}}}
+	cfg.Default()
+	return cfg.Validate()
+}
+
+// apiServerVerdict is what the API server says of the same provider in an
+// LLMRoute.
+func (p parityProvider) apiServerVerdict(t *testing.T, name string) error {
+	provider := map[string]any{"name": "p", "type": "OpenAICompatible", "baseURL": p.baseURL}
+	if p.keyed {
+		provider["apiKeySecretRef"] = map[string]any{"name": "creds", "key": "token"}
+	}
+	if p.insecure {
+		provider["insecure"] = true
+	}
+	if p.headers != nil {
+		h := map[string]any{}
+		for k, v := range p.headers {
+			h[k] = v
+		}
+		provider["headers"] = h
+	}
+	obj := &unstructured.Unstructured{Object: map[string]any{
+		"apiVersion": llmv1alpha1.GroupVersion.String(),
+		"kind":       "LLMRoute",
+		"metadata":   map[string]any{"name": name, "namespace": testNamespace},
+		"spec": map[string]any{
+			"providers": []any{provider},
+			"rules":     []any{map[string]any{"backends": []any{"p"}}},
+		},
+	}}
+	err := create(testContext(t), obj)
+	if err == nil {
+		_ = k8sClient.Delete(context.Background(), obj)
+	}
+	return err
+}
+
+// TestCRDAgreesWithSidecarOnBaseURLs guards against a route the API server
+// accepts but the operator cannot render (Accepted=False long after the
+// apply), and the reverse: the CRD's CEL rules on baseURL must give the
+// sidecar's verdict.
+func TestCRDAgreesWithSidecarOnBaseURLs(t *testing.T) {
+	requireAPIServer(t)
+	tests := []parityProvider{
+		{baseURL: "https://llm.example.com/v1", keyed: true},
+		{baseURL: "http://llm.example.com/v1", keyed: true},
+		{baseURL: "http://llm.example.com/v1", keyed: true, insecure: true},
+		{baseURL: "http://llm.example.com/v1"},
+		{baseURL: "http://127.0.0.1:8000/v1", keyed: true},
+		{baseURL: "http://127.9.8.7/v1", keyed: true},
+		{baseURL: "http://127.0.0.1.nip.io/v1", keyed: true},
+		{baseURL: "http://10.0.0.7:8000/v1", keyed: true},
+		{baseURL: "http://[::1]:8000/v1", keyed: true},
+		{baseURL: "http://localhost:8000/v1", keyed: true},
+		{baseURL: "http://LocalHost./v1", keyed: true},
+		{baseURL: "http://gpu.localhost/v1", keyed: true},
+		{baseURL: "http://vllm.models.svc/v1", keyed: true},
+		{baseURL: "http://vllm.models.svc.cluster.local:8000/v1", keyed: true},
+		{baseURL: "http://vllm.models.svc.cluster.local.evil.example/v1", keyed: true},
+		{baseURL: "http://svc/v1", keyed: true},
+		{baseURL: "https://user:pass@llm.example.com/v1", keyed: true},
+		{baseURL: "https://user@llm.example.com/v1"},
+		{baseURL: "https://llm.example.com/v1/@scope"},
+		{baseURL: "https://llm.example.com/v1#frag"},
+		{baseURL: "https://llm.example.com/v1#"},
+		{baseURL: "https://llm.example.com/v1?api-version=2024-10-21"},
+	}
+	for i, tc := range tests {
+		t.Run(tc.baseURL, func(t *testing.T) {
+			sidecar := tc.sidecarVerdict()
+			server := tc.apiServerVerdict(t, fmt.Sprintf("baseurl-%02d", i))
+			if (sidecar == nil) != (server == nil) {
+				t.Errorf("keyed=%v insecure=%v: the sidecar says %v, the API server says %v", tc.keyed, tc.insecure, sidecar, server)
+			}
+		})
+	}
+}
+
+// TestCRDAgreesWithSidecarOnHeaders checks header names and values the same
+// way: every name the sidecar reserves for itself is refused by the API
+// server, and nothing else is.
+func TestCRDAgreesWithSidecarOnHeaders(t *testing.T) {
+	requireAPIServer(t)
+	names := []string{
+		"Authorization", "authorization", "X-Api-Key", "api-key", "Proxy-Authorization", "Host",
+		"Content-Length", "Content-Type", "Transfer-Encoding", "Connection", "Keep-Alive", "TE",
+		"Trailer", "Upgrade", "X-Request-Id", "Proxy-Connection", "Cookie", "User-Agent", "Accept",
+		"Accept-Encoding", "Anthropic-Version", "anthropic-beta", "OpenAI-Organization", "OpenAI-Project",
+		"X-Llmroute-Provider", "X-Should-Retry", "Forwarded", "X-Forwarded-For", "x!#$%&'*+-.^_`|~",
+		"X Space", "X:Colon", "X(Paren)", "Ünicode",
+	}
+	i := 0
+	for _, name := range names {
+		t.Run("name "+name, func(t *testing.T) {
+			i++
+			tc := parityProvider{baseURL: "https://llm.example.com/v1", headers: map[string]string{name: "v"}}
+			sidecar := tc.sidecarVerdict()
+			server := tc.apiServerVerdict(t, fmt.Sprintf("header-%02d", i))
+			if (sidecar == nil) != (server == nil) {
+				t.Errorf("the sidecar says %v, the API server says %v", sidecar, server)
+			}
+		})
+	}
+	for _, value := range []string{"plain", "tab\tinside", "ünïcode", "line\nbreak", "cr\rhere", "nul\x00here"} {
+		t.Run("value "+strconv.Quote(value), func(t *testing.T) {
+			i++
+			tc := parityProvider{baseURL: "https://llm.example.com/v1", headers: map[string]string{"X-Team": value}}
+			sidecar := tc.sidecarVerdict()
+			server := tc.apiServerVerdict(t, fmt.Sprintf("header-%02d", i))
+			if (sidecar == nil) != (server == nil) {
+				t.Errorf("the sidecar says %v, the API server says %v", sidecar, server)
+			}
+		})
+	}
+}

@@ -49,6 +49,31 @@ const (
 	ProviderOpenAICompatible ProviderType = "OpenAICompatible"
 )
 
+// API names an LLM API, as a client calls it and as a provider serves it.
+// Messages is Anthropic's; the others are the OpenAI family's.
+// +kubebuilder:validation:Enum=ChatCompletions;Responses;Messages;Completions;Embeddings
+type API string
+
+// The APIs.
+const (
+	// APIChatCompletions is POST /v1/chat/completions.
+	APIChatCompletions API = "ChatCompletions"
+	// APIResponses is POST /v1/responses.
+	APIResponses API = "Responses"
+	// APIMessages is POST /v1/messages, Anthropic's API.
+	APIMessages API = "Messages"
+	// APICompletions is POST /v1/completions, the legacy completions API.
+	APICompletions API = "Completions"
+	// APIEmbeddings is POST /v1/embeddings.
+	APIEmbeddings API = "Embeddings"
+)
+
+// HeaderValue is the value of a static provider header: at most 4096 bytes,
+// without line breaks or other control characters (a tab is allowed).
+// +kubebuilder:validation:MaxLength=4096
+// +kubebuilder:validation:XValidation:rule="!self.matches('[\\x00-\\x08\\x0a-\\x1f\\x7f]')",message="a header value must not contain line breaks or other control characters"
+type HeaderValue string
+
 // SecretKeyRef selects one key of a Secret in the LLMRoute's namespace.
 type SecretKeyRef struct {
 	// name is the name of the Secret.
@@ -70,6 +95,9 @@ type SecretKeyRef struct {
 // Provider is one upstream LLM API.
 // +kubebuilder:validation:XValidation:rule="self.type != 'OpenAICompatible' || has(self.baseURL)",message="baseURL is required for type OpenAICompatible",fieldPath=".baseURL",reason=FieldValueRequired
 // +kubebuilder:validation:XValidation:rule="!(self.type in ['OpenAI', 'Anthropic']) || has(self.apiKeySecretRef)",message="apiKeySecretRef is required for types OpenAI and Anthropic",fieldPath=".apiKeySecretRef",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="!has(self.apis) || self.type != 'Anthropic' || self.apis.all(a, a == 'Messages')",message="type Anthropic serves the Messages API only",fieldPath=".apis",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.apis) || self.type == 'Anthropic' || !('Messages' in self.apis)",message="only type Anthropic serves the Messages API; the other types speak the OpenAI format (ChatCompletions, Responses, Completions, Embeddings)",fieldPath=".apis",reason=FieldValueInvalid
+// +kubebuilder:validation:XValidation:rule="!has(self.baseURL) || !has(self.apiKeySecretRef) || (has(self.insecure) && self.insecure) || !self.baseURL.startsWith('http://') || self.baseURL.matches('(?i)^http://(localhost|[^/?#:@]+[.]localhost|[^/?#:@]+[.]svc|[^/?#:@]+[.]cluster[.]local|127[.]((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])[.]){2}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])|\\\\[::1\\\\])[.]?(:[0-9]*)?([/?#]|$)')",message="http:// would send the API key unencrypted to a host that is neither loopback nor a cluster-local name (*.svc, *.cluster.local): use https://, or set insecure: true to allow it",fieldPath=".baseURL",reason=FieldValueForbidden
 type Provider struct {
 	// name identifies the provider in rules, logs and metrics, and names its
 	// key in the rendered keys Secret. A DNS label, unique within the route.
@@ -87,9 +115,12 @@ type Provider struct {
 	// the OpenAI family (https://api.openai.com/v1), the bare host for
 	// Anthropic (https://api.anthropic.com). When omitted the operator uses the
 	// type's default; required for OpenAICompatible.
+	// It must not carry user information (user:password@) or a fragment.
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:Pattern=`^https?://[^\s/?#]+([/?#]\S*)?$`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[a-z]+://[^/?#]*@')",message="baseURL must not contain user information (user:password@): the provider's key comes from apiKeySecretRef",reason=FieldValueForbidden
+	// +kubebuilder:validation:XValidation:rule="!self.contains('#')",message="baseURL must not contain a fragment (#...)"
 	BaseURL string `json:"baseURL,omitempty"`
 
 	// apiKeySecretRef selects the Secret key that holds the provider's API key.
@@ -97,6 +128,37 @@ type Provider struct {
 	// often local servers that need none.
 	// +optional
 	APIKeySecretRef *SecretKeyRef `json:"apiKeySecretRef,omitempty"`
+
+	// apis are the LLM APIs the provider serves natively. A request for an API
+	// it does not serve is translated to one it does where a translation
+	// exists (Responses to ChatCompletions or Messages, ChatCompletions to
+	// Messages and back); otherwise the provider is skipped. When omitted:
+	// OpenAI serves ChatCompletions, Responses, Completions and Embeddings;
+	// Anthropic serves Messages; the other types serve ChatCompletions,
+	// Completions and Embeddings. Messages is for Anthropic only, the others
+	// for the OpenAI-format types only.
+	// +optional
+	// +listType=set
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=5
+	APIs []API `json:"apis,omitempty"`
+
+	// insecure allows sending the API key over plain http:// to a host that
+	// is neither loopback nor a cluster-local name (*.svc, *.cluster.local).
+	// Without it such a baseURL is refused when the provider has a key.
+	// +optional
+	Insecure bool `json:"insecure,omitempty"`
+
+	// headers are sent on every request to this provider, replacing what the
+	// app sent under those names (OpenAI-Organization, OpenAI-Project, a
+	// gateway's routing header). They are configuration, not secrets: they
+	// are stored in the rendered ConfigMap. Names the sidecar sets itself
+	// (credentials, framing, hop-by-hop headers, x-request-id) are refused.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=32
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) <= 256 && k.matches('^[-!#$%&\\x27*+.^_|~0-9A-Za-z\\x60]+$'))",message="every name must be an HTTP header name (letters, digits and !#$%&'*+-.^_`|~, at most 256)"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k.lowerAscii() in ['authorization', 'x-api-key', 'api-key', 'proxy-authorization', 'host', 'content-length', 'content-type', 'transfer-encoding', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade', 'x-request-id']))",message="Authorization, x-api-key, api-key, Proxy-Authorization, Host, Content-Length, Content-Type, Transfer-Encoding, Connection, Keep-Alive, TE, Trailer, Upgrade and x-request-id are set by the sidecar and cannot be configured (the key comes from apiKeySecretRef)"
+	Headers map[string]HeaderValue `json:"headers,omitempty"`
 
 	// timeout bounds one attempt, from sending the request to the end of the
 	// response headers.
@@ -386,7 +448,8 @@ type LLMRouteStatus struct {
 	// +patchMergeKey=type
 	Conditions []metav1.Condition `json:"conditions,omitempty" patchStrategy:"merge" patchMergeKey:"type"`
 
-	// configHash is a hash of the rendered sidecar configuration and keys; it
+	// configHash is a hash of the rendered sidecar configuration and of the
+	// keys Secret's uid and resourceVersion (never of the keys themselves); it
 	// changes whenever what the sidecars load changes.
 	// +optional
 	ConfigHash string `json:"configHash,omitempty"`

@@ -188,6 +188,18 @@ func (in *Provider) DeepCopyInto(out *Provider) {
 		*out = new(SecretKeyRef)
 		**out = **in
 	}
+	if in.APIs != nil {
+		in, out := &in.APIs, &out.APIs
+		*out = make([]API, len(*in))
+		copy(*out, *in)
+	}
+	if in.Headers != nil {
+		in, out := &in.Headers, &out.Headers
+		*out = make(map[string]HeaderValue, len(*in))
+		for key, val := range *in {
+			(*out)[key] = val
+		}
+	}
 	if in.Timeout != nil {
 		in, out := &in.Timeout, &out.Timeout
 		*out = new(v1.Duration)

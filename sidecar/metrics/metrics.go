@@ -29,6 +29,7 @@ type Metrics struct {
 	BudgetExhausted    prometheus.Counter       // llmroute_retry_budget_exhausted_total
 	RateLimits         *prometheus.CounterVec   // llmroute_rate_limited_total
 	Reloads            *prometheus.CounterVec   // llmroute_config_reloads_total
+	LoadShed           prometheus.Counter       // llmroute_load_shed_total
 	InFlight           prometheus.Gauge         // llmroute_in_flight_requests
 	Overhead           prometheus.Histogram     // llmroute_overhead_seconds
 }
@@ -114,6 +115,10 @@ func New() *Metrics {
 			Name: "llmroute_config_reloads_total",
 			Help: "Configuration reloads by result (success, failure).",
 		}, []string{"result"}),
+		LoadShed: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "llmroute_load_shed_total",
+			Help: "Requests refused with 503 because the sidecar held as many buffered bytes as --max-buffered-bytes allows.",
+		}),
 		InFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "llmroute_in_flight_requests",
 			Help: "Client requests being served.",
@@ -125,7 +130,7 @@ func New() *Metrics {
 		}),
 	}
 	m.Registry.MustRegister(m.Duration, m.Tokens, m.TTFT, m.Requests, m.Passthrough, m.Attempts, m.Retries, m.Fallbacks,
-		m.Breaker, m.BreakerTransitions, m.BudgetExhausted, m.RateLimits, m.Reloads, m.InFlight, m.Overhead,
+		m.Breaker, m.BreakerTransitions, m.BudgetExhausted, m.RateLimits, m.Reloads, m.LoadShed, m.InFlight, m.Overhead,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }

@@ -17,6 +17,7 @@ func registered(t *testing.T) map[string]bool {
 	m.Tokens.WithLabelValues("chat", "p", "m", "input").Observe(1)
 	m.TTFT.WithLabelValues("p", "m").Observe(1)
 	m.Requests.WithLabelValues("0", "p", "2xx").Inc()
+	m.Passthrough.WithLabelValues("p", "2xx").Inc()
 	m.Attempts.WithLabelValues("p", OutcomeSuccess).Inc()
 	m.Retries.WithLabelValues("p").Inc()
 	m.Fallbacks.WithLabelValues("a", "b", "reason").Inc()

@@ -2,17 +2,22 @@ package proxy
 
 import (
 	"encoding/json"
+	"net"
 	"net/http"
 	"sort"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/osmen-ai/llmroute/sidecar/config"
 )
 
 // Admin serves the admin listener: /healthz (the process is alive),
 // /readyz (a config is loaded and the proxy listener is up; never tied to
 // provider health, or one provider's outage would take the pod out of its
-// Service), /metrics, and /debug/providers.
+// Service), /metrics, and /debug/providers. The listener is reachable on the
+// pod IP, for the kubelet and Prometheus; /debug/ answers only connections
+// from loopback (inside the pod, or kubectl port-forward).
 func (px *Proxy) Admin(listening *atomic.Bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -26,11 +31,29 @@ func (px *Proxy) Admin(listening *atomic.Bool) http.Handler {
 		w.Write([]byte("ok\n"))
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(px.metrics.Registry, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/debug/providers", px.serveProviders)
+	mux.Handle("/debug/", loopbackOnly(http.HandlerFunc(px.serveProviders)))
 	return mux
 }
 
-// ProviderStatus is one provider in /debug/providers.
+// loopbackOnly refuses requests that do not come from this host: what the
+// debug endpoints show is for the pod's own operators, not the cluster.
+func loopbackOnly(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		host, _, _ := net.SplitHostPort(r.RemoteAddr)
+		if ip := net.ParseIP(host); ip == nil || !ip.IsLoopback() {
+			http.Error(w, "the debug endpoints answer on loopback only: use kubectl port-forward", http.StatusForbidden)
+			return
+		}
+		if r.URL.Path != "/debug/providers" {
+			http.NotFound(w, r)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// ProviderStatus is one provider in /debug/providers. BaseURL has any user
+// information and query string redacted.
 type ProviderStatus struct {
 	Name                 string `json:"name"`
 	Type                 string `json:"type"`
@@ -52,7 +75,7 @@ func (px *Proxy) Providers() []ProviderStatus {
 	for _, p := range rt.providers {
 		c := p.breaker.Counts()
 		out = append(out, ProviderStatus{
-			Name: p.cfg.Name, Type: string(p.cfg.Type), BaseURL: p.cfg.BaseURL,
+			Name: p.cfg.Name, Type: string(p.cfg.Type), BaseURL: config.RedactURL(p.cfg.BaseURL),
 			Breaker:  stateName(p.breaker.State()),
 			Requests: c.Requests, TotalSuccesses: c.TotalSuccesses, TotalFailures: c.TotalFailures,
 			ConsecutiveSuccesses: c.ConsecutiveSuccesses, ConsecutiveFailures: c.ConsecutiveFailures,

@@ -10,6 +10,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"os"
 	"strconv"
 	"time"
 
@@ -37,6 +38,10 @@ type exchange struct {
 	// the client may last minutes).
 	reqBufs [2]*bytes.Buffer
 	rule    *rule
+	// heldRequest and heldResponse are what the exchange holds of the
+	// proxy's memory budget for the request's buffers and for a response
+	// being read whole.
+	heldRequest, heldResponse int64
 
 	tries    []try // every attempt and skip, in order: the access log's story
 	triesBuf [4]try
@@ -54,6 +59,7 @@ type exchange struct {
 	last        lastFailure
 	budgetSpent bool
 	unsupported error // why no backend could take the request, if none could
+	abort       bool  // the response broke off after it was committed: abort the connection
 }
 
 // try is one line of the access log's providers list.
@@ -100,22 +106,42 @@ func (px *Proxy) serveLLM(w http.ResponseWriter, r *http.Request, client transla
 	if ex.rateLimited() {
 		return
 	}
-	buf := getBuffer()
-	ex.reqBufs[0] = buf
-	defer ex.releaseRequest()
 	if r.ContentLength > px.maxBody {
 		ex.reject(http.StatusRequestEntityTooLarge, "invalid_request_error", ex.tooLarge())
 		return
 	}
-	if _, err := buf.ReadFrom(io.LimitReader(r.Body, px.maxBody+1)); err != nil {
+	if !ex.holdRequest(r.ContentLength) {
+		ex.shed()
+		return
+	}
+	defer ex.releaseHeld(true, true)
+	buf := getBuffer()
+	if r.ContentLength > 0 {
+		buf.Grow(int(r.ContentLength) + bytes.MinRead) // one allocation of the right size, not doublings
+	}
+	ex.reqBufs[0] = buf
+	defer ex.releaseRequest()
+	// A client that never finishes its body must not hold the request open
+	// past its deadline: the timeout starts before the body is read.
+	rc := http.NewResponseController(w)
+	_ = rc.SetReadDeadline(ex.start.Add(ex.rt.cfg.Timeouts.Request.Duration)) // unsupported by some writers: then unbounded, as before
+	_, err := buf.ReadFrom(io.LimitReader(r.Body, px.maxBody+1))
+	if err != nil {
+		// The deadline stays: net/http reads what is left of the body before
+		// it answers, and must not wait for it for good.
+		if errors.Is(err, os.ErrDeadlineExceeded) {
+			ex.reject(http.StatusRequestTimeout, "invalid_request_error", fmt.Sprintf(
+				"llmroute: the request body did not arrive within timeouts.request (%s)", ex.rt.cfg.Timeouts.Request))
+			return
+		}
 		ex.reject(http.StatusBadRequest, "invalid_request_error", "llmroute: could not read the request body: "+err.Error())
 		return
 	}
+	_ = rc.SetReadDeadline(time.Time{}) // streams last as long as timeouts.request allows
 	if int64(buf.Len()) > px.maxBody {
 		ex.reject(http.StatusRequestEntityTooLarge, "invalid_request_error", ex.tooLarge())
 		return
 	}
-	var err error
 	if ex.req, err = translate.ReadRequest(buf.Bytes()); err != nil {
 		ex.reject(http.StatusBadRequest, "invalid_request_error", "llmroute: "+err.Error())
 		return
@@ -133,6 +159,9 @@ func (px *Proxy) serveLLM(w http.ResponseWriter, r *http.Request, client transla
 	ctx, cancel := context.WithTimeout(r.Context(), ex.rt.cfg.Timeouts.Request.Duration)
 	defer cancel()
 	ex.run(ctx)
+	if ex.abort {
+		panic(http.ErrAbortHandler) // after the deferred access log; net/http closes the connection quietly
+	}
 }
 
 // rateLimited refuses the request when the pod is over its request rate.
@@ -225,6 +254,7 @@ func (ex *exchange) releaseRequest() {
 		ex.reqBufs[i] = nil
 	}
 	ex.req.Body = nil // Model and Stream stay for the access log
+	ex.releaseHeld(true, false)
 }
 
 // tryProvider makes up to retry.attempts calls to a provider. It returns
@@ -394,12 +424,23 @@ func transportMessage(kind resilience.Failure, err error) string {
 
 // complete reads a whole non-streaming response, then answers the client.
 // Reading it all first means a connection that breaks mid-body is a failed
-// attempt that can be retried, not a truncated answer.
+// attempt that can be retried, not a truncated answer. A response too large
+// to hold (--max-body-bytes, or the memory budget) is relayed as it arrives
+// instead, when it needs no translation; past that point nothing is retried.
 func (ex *exchange) complete(actx context.Context, up *upstreamCall, resp *http.Response, t0 time.Time) attemptResult {
 	buf := getBuffer()
 	defer putBuffer(buf)
-	if _, err := buf.ReadFrom(resp.Body); err != nil {
+	defer ex.releaseHeld(false, true)
+	whole, err := ex.readResponse(buf, resp.Body)
+	if err != nil {
 		return ex.transportFailure(actx, up, err, t0)
+	}
+	if !whole {
+		if !up.native {
+			return ex.failed(up, resp.StatusCode, resilience.FailBadResponse, fmt.Sprintf(
+				"the response is larger than the sidecar holds to translate (%d bytes, --max-body-bytes)", ex.px.maxBody), ex.px.now().Sub(t0))
+		}
+		return ex.relayLarge(up, resp, buf.Bytes(), t0)
 	}
 	elapsed := ex.px.now().Sub(t0)
 	ex.upstream += elapsed
@@ -421,6 +462,37 @@ func (ex *exchange) complete(actx context.Context, up *upstreamCall, resp *http.
 	ex.status = resp.StatusCode
 	ex.w.WriteHeader(resp.StatusCode)
 	ex.w.Write(out)
+	return attemptResult{over: true}
+}
+
+// relayLarge answers with a response too large to hold: what was read, then
+// the rest as it arrives. Its usage is not read.
+func (ex *exchange) relayLarge(up *upstreamCall, resp *http.Response, head []byte, t0 time.Time) attemptResult {
+	ex.releaseRequest() // no retry can follow
+	ex.succeeded(up, resp.StatusCode, ex.px.now().Sub(t0))
+	h := ex.w.Header()
+	copyHeaders(h, resp.Header)
+	if resp.ContentLength >= 0 {
+		h.Set("Content-Length", strconv.FormatInt(resp.ContentLength, 10))
+	}
+	ex.setRouteHeaders(up.p)
+	ex.status = resp.StatusCode
+	ex.w.WriteHeader(resp.StatusCode)
+	copied := ex.px.now()
+	defer func() { ex.upstream += ex.px.now().Sub(copied) }()
+	if _, err := ex.w.Write(head); err != nil {
+		return ex.clientLeft(up.p)
+	}
+	if _, err := io.Copy(ex.w, resp.Body); err != nil {
+		if ex.r.Context().Err() != nil {
+			return ex.clientLeft(up.p)
+		}
+		// The provider broke off mid-body: the client must see a broken
+		// response rather than a short one (serveLLM aborts it).
+		ex.px.log.Info("Response broke off after it was committed", "id", ex.id, "provider", up.p.cfg.Name, "reason", err.Error())
+		ex.errType, ex.abort = "response_interrupted", true
+		return attemptResult{over: true, breakerErr: errors.New(metrics.OutcomeReset)}
+	}
 	return attemptResult{over: true}
 }
 

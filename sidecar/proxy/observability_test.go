@@ -3,11 +3,13 @@ package proxy
 import (
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/osmen-ai/llmroute/hack/mockllm/mock"
 	"github.com/osmen-ai/llmroute/sidecar/config"
@@ -150,6 +152,39 @@ func TestAccessLogFields(t *testing.T) {
 	}
 }
 
+// The time a provider takes to stream its answer is the provider's, not the
+// sidecar's own overhead: one 270 ms stream used to log overheadMs 255.
+func TestStreamOverheadExcludesTheStream(t *testing.T) {
+	h := newHarness(t, []upstream{{name: "openai", typ: config.OpenAI, opts: mock.Options{StreamChunks: 10, StreamInterval: 30 * time.Millisecond}}}, nil)
+	if r := h.do(http.MethodPost, "/v1/chat/completions", streamBody); r.status != 200 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	line := accessLine(t, h.logs.String())
+	latency, _ := line["latencyMs"].(float64)
+	overhead, _ := line["overheadMs"].(float64)
+	if latency < 270 || overhead > latency/4 {
+		t.Fatalf("a %v ms stream logged overheadMs %v: the relay counted as the sidecar's own time", latency, overhead)
+	}
+}
+
+// The text log format writes the tries with the same keys as the JSON one.
+func TestTextLogTries(t *testing.T) {
+	l := tryList{{Provider: "openai", Status: 503, Outcome: "server_error", Ms: 2.5}, {Provider: "backup", Outcome: "breaker_open"}}
+	text, _ := l.MarshalText()
+	if got, want := string(text), "[provider=openai status=503 outcome=server_error ms=2.5] [provider=backup outcome=breaker_open]"; got != want {
+		t.Errorf("text %q, want %q", got, want)
+	}
+	js, _ := l.MarshalJSON()
+	if got, want := string(js), `[{"provider":"openai","status":503,"outcome":"server_error","ms":2.5},{"provider":"backup","outcome":"breaker_open"}]`; got != want {
+		t.Errorf("JSON %s, want %s", got, want)
+	}
+	var buf strings.Builder
+	slog.New(slog.NewTextHandler(&buf, nil)).Info("Request", "tries", l)
+	if !strings.Contains(buf.String(), `tries="[provider=openai status=503`) {
+		t.Errorf("text handler wrote %s", buf.String())
+	}
+}
+
 // Token usage comes from the response's usage object, or from the final
 // chunk of a stream, as the provider counted it (the mock counts words).
 func TestTokenCounts(t *testing.T) {
@@ -193,5 +228,39 @@ func TestAdminEndpoints(t *testing.T) {
 	}
 	if resp, _ := http.Get(srv.URL + "/v1/chat/completions"); resp.StatusCode != 404 {
 		t.Error("the admin listener must not proxy")
+	}
+}
+
+// /debug/ shows the route's providers: for the pod itself (or kubectl
+// port-forward), not for every pod of the cluster that can reach :9089; and
+// never a credential a base URL may carry in its query string.
+func TestDebugEndpointsLoopbackOnly(t *testing.T) {
+	h := newHarness(t, []upstream{openaiUp("openai", mock.Faults{})}, func(c *config.Config) {
+		c.Providers[0].BaseURL += "?api-key=sk-in-the-url"
+	})
+	admin := h.px.Admin(nil)
+	for _, tt := range []struct {
+		remote string
+		want   int
+	}{{"127.0.0.1:5000", 200}, {"[::1]:5000", 200}, {"198.18.0.7:5000", 403}} {
+		r := httptest.NewRequest(http.MethodGet, "/debug/providers", nil)
+		r.RemoteAddr = tt.remote
+		w := httptest.NewRecorder()
+		admin.ServeHTTP(w, r)
+		if w.Code != tt.want {
+			t.Errorf("from %s: %d, want %d", tt.remote, w.Code, tt.want)
+		}
+		if strings.Contains(w.Body.String(), "sk-in-the-url") {
+			t.Errorf("from %s: the base URL's query string is shown: %s", tt.remote, w.Body.String())
+		}
+	}
+	for _, path := range []string{"/healthz", "/readyz", "/metrics"} {
+		r := httptest.NewRequest(http.MethodGet, path, nil)
+		r.RemoteAddr = "198.18.0.7:5000" // the kubelet and Prometheus come from the pod network
+		w := httptest.NewRecorder()
+		admin.ServeHTTP(w, r)
+		if w.Code != 200 {
+			t.Errorf("%s from the pod network: %d", path, w.Code)
+		}
 	}
 }

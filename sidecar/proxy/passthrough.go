@@ -40,6 +40,20 @@ func (px *Proxy) passThrough(w http.ResponseWriter, r *http.Request) {
 	if ex.rateLimited() {
 		return
 	}
+	held := r.ContentLength
+	if held < 0 || held > maxPassBuffer {
+		held = maxPassBuffer // at most this much is held; the rest streams
+	}
+	if !ex.holdRequest(held) {
+		ex.shed()
+		return
+	}
+	defer ex.releaseHeld(true, true)
+	if !isUpgrade(r) {
+		// A client that never finishes its body must not hold the call open
+		// past its deadline.
+		_ = http.NewResponseController(w).SetReadDeadline(ex.start.Add(ex.rt.cfg.Timeouts.Request.Duration))
+	}
 
 	body, err := readPassBody(r)
 	if err != nil {

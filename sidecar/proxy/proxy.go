@@ -12,6 +12,7 @@ import (
 	"math/rand/v2"
 	"net"
 	"net/http"
+	"reflect"
 	"strings"
 	"sync/atomic"
 	"time"
@@ -34,8 +35,14 @@ type Options struct {
 	Log logr.Logger
 	// Metrics records what the proxy does. nil means metrics.New().
 	Metrics *metrics.Metrics
-	// MaxBodyBytes limits request bodies. 0 means DefaultMaxBodyBytes.
+	// MaxBodyBytes limits request bodies (larger ones get 413) and the
+	// responses held whole for a retry or a translation (larger ones are
+	// relayed as they arrive). 0 means DefaultMaxBodyBytes.
 	MaxBodyBytes int64
+	// MaxBufferedBytes bounds the bytes buffered across all requests at
+	// once; over it requests are shed with 503 and Retry-After, and responses
+	// relayed as they arrive. 0 means DefaultMaxBufferedBytes.
+	MaxBufferedBytes int64
 	// Now is the clock for the retry budget, rate limits and Retry-After dates.
 	// nil means time.Now.
 	Now func() time.Time
@@ -52,6 +59,7 @@ type Proxy struct {
 	log       logr.Logger
 	metrics   *metrics.Metrics
 	maxBody   int64
+	memory    memoryBudget
 	now       func() time.Time
 	sleep     func(context.Context, time.Duration) error
 	rand      func() float64
@@ -79,6 +87,10 @@ func New(cfg *config.Config, o Options) (*Proxy, error) {
 	}
 	if px.maxBody <= 0 {
 		px.maxBody = DefaultMaxBodyBytes
+	}
+	px.memory.limit = o.MaxBufferedBytes
+	if px.memory.limit <= 0 {
+		px.memory.limit = DefaultMaxBufferedBytes
 	}
 	if px.now == nil {
 		px.now = time.Now
@@ -113,14 +125,34 @@ func (px *Proxy) Reload(cfg *config.Config) error {
 }
 
 // ReloadFile loads a config file and reloads it; a file that does not load
-// counts as a failed reload like a config that does not compile.
-func (px *Proxy) ReloadFile(file string) (*config.Config, error) {
+// counts as a failed reload like a config that does not compile. It returns
+// the config read even when it could not be applied (a key file it names is
+// missing), and what the reload changed: "config", "key of <provider>".
+func (px *Proxy) ReloadFile(file string) (*config.Config, []string, error) {
 	cfg, err := config.Load(file)
 	if err != nil {
 		px.metrics.Reloads.WithLabelValues("failure").Inc()
-		return nil, err
+		return nil, nil, err
 	}
-	return cfg, px.Reload(cfg)
+	prev := px.route.Load()
+	if err := px.Reload(cfg); err != nil {
+		return cfg, nil, err
+	}
+	return cfg, changes(prev, px.route.Load()), nil
+}
+
+// changes says what a reload changed, for its log line; never the keys.
+func changes(prev, next *route) []string {
+	var changed []string
+	if !reflect.DeepEqual(prev.cfg, next.cfg) {
+		changed = append(changed, "config")
+	}
+	for _, pc := range next.cfg.Providers {
+		if old := prev.provider(pc.Name); old != nil && old.auth != next.providers[pc.Name].auth {
+			changed = append(changed, "key of "+pc.Name)
+		}
+	}
+	return changed
 }
 
 // Config returns the config being served.

@@ -16,8 +16,14 @@ import (
 	"github.com/sony/gobreaker/v2"
 	"go.uber.org/goleak"
 
+	"bufio"
+	"errors"
 	"github.com/osmen-ai/llmroute/hack/mockllm/mock"
 	"github.com/osmen-ai/llmroute/sidecar/config"
+	"net"
+	"os"
+	"path/filepath"
+	"reflect"
 )
 
 func TestMain(m *testing.M) {
@@ -665,4 +671,113 @@ func TestUntranslatableRequest(t *testing.T) {
 			t.Errorf("error code %v", e["code"])
 		}
 	})
+}
+
+// A reload says what changed — the config, or which provider's key — and
+// never the key itself; a key-only change used to log "Config reloaded"
+// with the config file's name.
+func TestReloadFileSaysWhatChanged(t *testing.T) {
+	dir := t.TempDir()
+	file, key := filepath.Join(dir, "config.json"), filepath.Join(dir, "openai")
+	write := func(name, content string) {
+		if err := os.WriteFile(name, []byte(content), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(key, "sk-old")
+	cfgText := `{"providers":[{"name":"openai","type":"OpenAI","apiKeyFile":"` + key + `"}],"rules":[{"backends":["openai"]}]%s}`
+	write(file, fmt.Sprintf(cfgText, ""))
+	cfg, err := config.Load(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	px, err := New(cfg, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, step := range []struct {
+		file, content string
+		want          []string
+	}{
+		{key, "sk-new\n", []string{"key of openai"}},
+		{file, fmt.Sprintf(cfgText, `,"retry":{"attempts":2}`), []string{"config"}},
+		{file, fmt.Sprintf(cfgText, `,"retry":{"attempts":2}`), nil},
+	} {
+		write(step.file, step.content)
+		_, changed, err := px.ReloadFile(file)
+		if err != nil || !reflect.DeepEqual(changed, step.want) {
+			t.Errorf("after writing %s: changed %q, %v; want %q", filepath.Base(step.file), changed, err, step.want)
+		}
+	}
+}
+
+// A client that never finishes sending its body is cut off at the request's
+// deadline; it used to hold a goroutine for good, since the deadline started
+// only once the body was read.
+func TestSlowBodyIsCutOff(t *testing.T) {
+	h := newHarness(t, []upstream{openaiUp("openai", mock.Faults{})}, func(c *config.Config) {
+		c.Timeouts.Request = config.D(300 * time.Millisecond)
+	})
+	for _, path := range []string{"/v1/chat/completions", "/v1/files"} {
+		c, err := net.Dial("tcp", h.srv.Listener.Addr().String())
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer c.Close()
+		fmt.Fprintf(c, "POST %s HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{\"model\":", path)
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		resp, err := http.ReadResponse(bufio.NewReader(c), nil)
+		var ne net.Error
+		if errors.As(err, &ne) && ne.Timeout() {
+			t.Fatalf("%s: a body that never ends held the request open", path)
+		}
+		if err == nil {
+			resp.Body.Close()
+			if path == "/v1/chat/completions" && resp.StatusCode != http.StatusRequestTimeout {
+				t.Errorf("%s: status %d, want 408", path, resp.StatusCode)
+			}
+		}
+	}
+	if h.calls("openai") != 0 {
+		t.Errorf("an unfinished body reached the provider")
+	}
+}
+
+// headerTap records the headers of each upstream request.
+type headerTap struct {
+	next http.RoundTripper
+	mu   sync.Mutex
+	got  []http.Header
+}
+
+func (h *headerTap) RoundTrip(req *http.Request) (*http.Response, error) {
+	h.mu.Lock()
+	h.got = append(h.got, req.Header.Clone())
+	h.mu.Unlock()
+	return h.next.RoundTrip(req)
+}
+
+// The app's OpenAI-Organization and OpenAI-Project belong to its own key and
+// would make the provider refuse the sidecar's; headers the app's
+// Connection header names are for the hop to the sidecar only (RFC 9110
+// §7.6.1). A provider's configured headers replace the app's.
+func TestRoutedHeaders(t *testing.T) {
+	h := newHarness(t, []upstream{openaiUp("openai", mock.Faults{})}, func(c *config.Config) {
+		c.Providers[0].Headers = map[string]string{"OpenAI-Project": "proj-provider", "X-Gateway-Route": "llm"}
+	})
+	tap := &headerTap{next: h.px.transport}
+	h.px.transport = tap
+	r := h.chat("OpenAI-Organization", "org-app", "OpenAI-Project", "proj-app", "Connection", "X-Hop-Secret", "X-Hop-Secret", "s", "X-App", "kept")
+	if r.status != 200 || len(tap.got) != 1 {
+		t.Fatalf("%d, %d upstream calls", r.status, len(tap.got))
+	}
+	got := tap.got[0]
+	for name, want := range map[string]string{
+		"OpenAI-Organization": "", "OpenAI-Project": "proj-provider", "X-Gateway-Route": "llm",
+		"X-Hop-Secret": "", "Connection": "", "X-App": "kept", "Authorization": "Bearer " + testKey,
+	} {
+		if v := got.Get(name); v != want {
+			t.Errorf("%s = %q, want %q", name, v, want)
+		}
+	}
 }

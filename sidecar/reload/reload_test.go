@@ -5,7 +5,6 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -15,26 +14,64 @@ import (
 	"github.com/osmen-ai/llmroute/sidecar/config"
 )
 
-// fakeTarget loads the file as the proxy would and records what happened.
+// fakeTarget loads the file as the proxy would — a config whose key files
+// cannot be read is not applied — and records what happened.
 type fakeTarget struct {
 	mu  sync.Mutex
 	cfg *config.Config
 }
 
-func (f *fakeTarget) ReloadFile(file string) (*config.Config, error) {
+func (f *fakeTarget) ReloadFile(file string) (*config.Config, []string, error) {
 	cfg, err := config.Load(file)
-	if err == nil {
-		f.mu.Lock()
-		f.cfg = cfg
-		f.mu.Unlock()
+	if err != nil {
+		return nil, nil, err
 	}
-	return cfg, err
+	for _, p := range cfg.Providers {
+		if p.APIKeyFile == "" {
+			continue
+		}
+		if _, err := os.ReadFile(p.APIKeyFile); err != nil {
+			return cfg, nil, err
+		}
+	}
+	f.mu.Lock()
+	f.cfg = cfg
+	f.mu.Unlock()
+	return cfg, []string{"config"}, nil
 }
 
 func (f *fakeTarget) Config() *config.Config {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return f.cfg
+}
+
+// startWatcher runs w until the test ends and returns once it watches.
+func startWatcher(t *testing.T, w *Watcher) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error)
+	go func() { done <- w.Run(ctx) }()
+	t.Cleanup(func() { cancel(); <-done })
+	select {
+	case <-w.Ready():
+	case err := <-done:
+		t.Fatalf("watcher stopped: %v", err)
+	case <-time.After(5 * time.Second):
+		t.Fatal("the watcher did not start watching")
+	}
+}
+
+// nextResult waits for the outcome of the next reload.
+func nextResult(t *testing.T, results <-chan error, what string) error {
+	t.Helper()
+	select {
+	case err := <-results:
+		return err
+	case <-time.After(5 * time.Second):
+		t.Fatalf("no reload after %s", what)
+		return nil
+	}
 }
 
 // swap writes a file the way Kubernetes updates a mounted ConfigMap: a new
@@ -64,30 +101,16 @@ func TestWatcherAppliesValidChangesAndRefusesBadOnes(t *testing.T) {
 	dir := t.TempDir()
 	swap(t, dir, "config.json", `{"providers":[{"name":"a","type":"Ollama"}],"rules":[{"backends":["a"]}]}`, 1)
 	target := &fakeTarget{}
-	if _, err := target.ReloadFile(filepath.Join(dir, "config.json")); err != nil {
+	if _, _, err := target.ReloadFile(filepath.Join(dir, "config.json")); err != nil {
 		t.Fatal(err)
 	}
 	results := make(chan error, 10)
 	w := &Watcher{File: filepath.Join(dir, "config.json"), Target: target, Log: logr.Discard(),
 		Debounce: 20 * time.Millisecond, OnResult: func(err error) { results <- err }}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- w.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	time.Sleep(50 * time.Millisecond) // let the watch start before the first change
+	startWatcher(t, w)
 
-	next := func() error {
-		t.Helper()
-		select {
-		case err := <-results:
-			return err
-		case <-time.After(5 * time.Second):
-			t.Fatal("no reload after the file changed")
-			return nil
-		}
-	}
 	swap(t, dir, "config.json", `{"providers":[{"name":"a","type":"Ollama"}],"rules":[{"backends":["a"]}],"retry":{"attempts":7}}`, 2)
-	if err := next(); err != nil {
+	if err := nextResult(t, results, "a valid change"); err != nil {
 		t.Fatalf("valid change refused: %v", err)
 	}
 	if got := target.Config().Retry.Attempts; got != 7 {
@@ -95,7 +118,7 @@ func TestWatcherAppliesValidChangesAndRefusesBadOnes(t *testing.T) {
 	}
 	swap(t, dir, "config.json", `{"providers":[],"rules":[]}`, 3)
 	var fe *config.FieldError
-	if err := next(); err == nil || !errors.As(err, &fe) {
+	if err := nextResult(t, results, "an invalid change"); err == nil || !errors.As(err, &fe) {
 		t.Fatalf("invalid change: want a field error, got %v", err)
 	}
 	if got := target.Config().Retry.Attempts; got != 7 {
@@ -105,40 +128,70 @@ func TestWatcherAppliesValidChangesAndRefusesBadOnes(t *testing.T) {
 
 // Files that share the config's directory but are not the config must not
 // cause reloads: a config in a busy directory would reload constantly.
-func TestWatcherIgnoresUnrelatedFiles(t *testing.T) {
+func TestRelevantFiles(t *testing.T) {
+	cfg := &config.Config{Providers: []config.Provider{{Name: "a", APIKeyFile: "/keys/a"}}}
+	next := &config.Config{Providers: []config.Provider{{Name: "b", APIKeyFile: "/keys/b"}}}
+	w := &Watcher{File: "/etc/llmroute/config.json"}
+	for name, want := range map[string]bool{
+		"/etc/llmroute/config.json": true, "/etc/llmroute/..data": true, "/keys/..data": true,
+		"/keys/a": true, "/keys/b": true, "/etc/llmroute/app.log": false, "/keys/c": false, "/etc/llmroute/config.json.swp": false,
+	} {
+		if got := w.relevant(name, cfg, next); got != want {
+			t.Errorf("relevant(%s) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// A config written in place (not through ..data) reloads.
+func TestWatcherSeesPlainWrites(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "config.json")
 	if err := os.WriteFile(file, []byte(`{"providers":[{"name":"a","type":"Ollama"}],"rules":[{"backends":["a"]}]}`), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	target := &fakeTarget{}
-	if _, err := target.ReloadFile(file); err != nil {
+	if _, _, err := target.ReloadFile(file); err != nil {
 		t.Fatal(err)
 	}
 	results := make(chan error, 10)
-	w := &Watcher{File: file, Target: target, Log: logr.Discard(), Debounce: 10 * time.Millisecond, OnResult: func(err error) { results <- err }}
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error)
-	go func() { done <- w.Run(ctx) }()
-	defer func() { cancel(); <-done }()
-	time.Sleep(50 * time.Millisecond)
-
-	for i := range 5 {
-		os.WriteFile(filepath.Join(dir, "app.log"), []byte(strings.Repeat("x", i)), 0o600)
-	}
-	select {
-	case err := <-results:
-		t.Fatalf("an unrelated file caused a reload (%v)", err)
-	case <-time.After(300 * time.Millisecond):
-	}
-	// The config itself, written in place (not through ..data), still reloads.
+	startWatcher(t, &Watcher{File: file, Target: target, Log: logr.Discard(), Debounce: 10 * time.Millisecond, OnResult: func(err error) { results <- err }})
 	os.WriteFile(file, []byte(`{"providers":[{"name":"a","type":"Ollama"}],"rules":[{"backends":["a"]}],"retry":{"attempts":2}}`), 0o600)
-	select {
-	case err := <-results:
-		if err != nil {
-			t.Fatal(err)
+	if err := nextResult(t, results, "writing the config file"); err != nil || target.Config().Retry.Attempts != 2 {
+		t.Fatalf("reload: %v, attempts %d", err, target.Config().Retry.Attempts)
+	}
+}
+
+// The kubelet updates the config and the keys volumes one after the other,
+// in no set order. A route that gains its first keyed provider can see the
+// config before the key: the reload fails, is retried, and succeeds once the
+// key arrives — it used to stay stuck on the old config for good.
+func TestConfigFirstKeyLater(t *testing.T) {
+	configDir, keysDir := t.TempDir(), t.TempDir()
+	swap(t, configDir, "config.json", `{"providers":[{"name":"a","type":"Ollama"}],"rules":[{"backends":["a"]}]}`, 1)
+	target := &fakeTarget{}
+	file := filepath.Join(configDir, "config.json")
+	if _, _, err := target.ReloadFile(file); err != nil {
+		t.Fatal(err)
+	}
+	results := make(chan error, 100)
+	startWatcher(t, &Watcher{File: file, Target: target, Log: logr.Discard(), Debounce: 10 * time.Millisecond,
+		MaxRetryWait: 50 * time.Millisecond, OnResult: func(err error) { results <- err }})
+
+	keyed := `{"providers":[{"name":"a","type":"OpenAI","apiKeyFile":"` + filepath.Join(keysDir, "a") + `"}],"rules":[{"backends":["a"]}]}`
+	swap(t, configDir, "config.json", keyed, 2)
+	if err := nextResult(t, results, "the config changed"); err == nil {
+		t.Fatal("a config naming a missing key was applied")
+	}
+	if err := nextResult(t, results, "a failed reload"); err == nil {
+		t.Fatal("the retry applied a config whose key is still missing")
+	}
+	swap(t, keysDir, "a", "sk-new\n", 1)
+	deadline := time.After(10 * time.Second)
+	for target.Config().Providers[0].Type != config.OpenAI {
+		select {
+		case <-results:
+		case <-deadline:
+			t.Fatal("the config was never applied after its key arrived")
 		}
-	case <-time.After(5 * time.Second):
-		t.Fatal("writing the config file did not reload it")
 	}
 }

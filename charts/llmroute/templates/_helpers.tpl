@@ -69,6 +69,11 @@ app.kubernetes.io/component: controller-manager
 {{- printf "%s:%s" $repo $tag }}
 {{- end }}
 
+{{/* The leader-election Lease: the manager's LeaderElectionID (main.go). */}}
+{{- define "llmroute.leaseName" -}}
+llmroute.llm.osmen.ai
+{{- end }}
+
 {{/* Whether the manager runs with --leader-elect. */}}
 {{- define "llmroute.leaderElect" -}}
 {{- if or .Values.leaderElection.enabled (gt (int .Values.replicaCount) 1) }}true{{ end }}
@@ -106,4 +111,60 @@ Secret cert-manager wrote, or the other way round.
 {{/* A resource quantity value as a string; empty stays empty. */}}
 {{- define "llmroute.quantity" -}}
 {{- if kindIs "invalid" . }}{{ else }}{{ toString . }}{{ end }}
+{{- end }}
+
+{{/*
+The operator's rules, the same as config/rbac/role.yaml's (generated from the
++kubebuilder:rbac markers; hack/charttest checks that they match).
+*/}}
+{{- define "llmroute.managerRules" }}
+- apiGroups:
+  - ""
+  resources:
+  - configmaps
+  - secrets
+  verbs:
+  - create
+  - get
+  - list
+  - patch
+  - update
+  - watch
+# The LLMRoute webhook asks whether a route's author may read the Secrets
+# it references.
+- apiGroups:
+  - authorization.k8s.io
+  resources:
+  - localsubjectaccessreviews
+  verbs:
+  - create
+- apiGroups:
+  - events.k8s.io
+  resources:
+  - events
+  verbs:
+  - create
+  - patch
+- apiGroups:
+  - llm.osmen.ai
+  resources:
+  - llmroutes
+  verbs:
+  - get
+  - list
+  - watch
+- apiGroups:
+  - llm.osmen.ai
+  resources:
+  - llmroutes/finalizers
+  verbs:
+  - update
+- apiGroups:
+  - llm.osmen.ai
+  resources:
+  - llmroutes/status
+  verbs:
+  - get
+  - patch
+  - update
 {{- end }}
