@@ -122,30 +122,54 @@ func render(t *testing.T, args ...string) *rendered {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := &rendered{t: t}
+	objs, err := parseManifests(out)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return &rendered{t: t, objects: objs}
+}
+
+// parseManifests parses the documents of a multi-document YAML stream. Two
+// objects of one kind and name in one namespace are an error: the second
+// would overwrite the first. The same name in two namespaces is fine (a Role
+// per watched namespace).
+func parseManifests(out string) ([]object, error) {
+	type key struct{ kind, namespace, name string }
+	seen := map[key]bool{}
+	var objs []object
 	for _, doc := range splitDocuments(out) {
 		j, err := yaml.YAMLToJSON([]byte(doc))
 		if err != nil {
-			t.Fatalf("rendered document is not YAML: %v\n%s", err, doc)
+			return nil, fmt.Errorf("rendered document is not YAML: %w\n%s", err, doc)
 		}
 		if string(j) == "null" {
 			continue // comments only
 		}
 		o := object{raw: j}
 		if err := json.Unmarshal(j, &o); err != nil {
-			t.Fatalf("rendered document: %v\n%s", err, doc)
+			return nil, fmt.Errorf("rendered document: %w\n%s", err, doc)
 		}
 		if o.Kind == "" || o.APIVersion == "" || o.Metadata.Name == "" {
-			t.Fatalf("rendered document without apiVersion, kind or name:\n%s", doc)
+			return nil, fmt.Errorf("rendered document without apiVersion, kind or name:\n%s", doc)
 		}
-		for _, seen := range r.objects {
-			if seen.Kind == o.Kind && seen.Metadata.Name == o.Metadata.Name {
-				t.Fatalf("%s %s rendered twice", o.Kind, o.Metadata.Name)
-			}
+		k := key{o.Kind, o.namespace(), o.Metadata.Name}
+		if seen[k] {
+			return nil, fmt.Errorf("%s %s/%s rendered twice", o.Kind, k.namespace, o.Metadata.Name)
 		}
-		r.objects = append(r.objects, o)
+		seen[k] = true
+		objs = append(objs, o)
 	}
-	return r
+	return objs, nil
+}
+
+// namespace is where the object lands: helm installs a namespaced object
+// that names none into the release namespace. Cluster-scoped objects all map
+// to the release namespace too, which keeps them apart by kind and name only.
+func (o object) namespace() string {
+	if o.Metadata.Namespace == "" {
+		return namespace
+	}
+	return o.Metadata.Namespace
 }
 
 var separator = regexp.MustCompile(`(?m)^---\s*$`)
@@ -183,18 +207,25 @@ func (r *rendered) one(kind string, into any) {
 	}
 }
 
-// named decodes the object of a kind and name into into.
+// named decodes the object of a kind and name in the release namespace (or a
+// cluster-scoped one) into into.
 func (r *rendered) named(kind, name string, into any) {
 	r.t.Helper()
+	r.namedIn(kind, namespace, name, into)
+}
+
+// namedIn decodes the object of a kind and name in namespace ns into into.
+func (r *rendered) namedIn(kind, ns, name string, into any) {
+	r.t.Helper()
 	for _, o := range r.all(kind) {
-		if o.Metadata.Name == name {
+		if o.namespace() == ns && o.Metadata.Name == name {
 			if err := json.Unmarshal(o.raw, into); err != nil {
-				r.t.Fatalf("decode %s %s: %v", kind, name, err)
+				r.t.Fatalf("decode %s %s/%s: %v", kind, ns, name, err)
 			}
 			return
 		}
 	}
-	r.t.Fatalf("no %s named %q", kind, name)
+	r.t.Fatalf("no %s %s/%s", kind, ns, name)
 }
 
 func (r *rendered) webhook() admissionv1.MutatingWebhookConfiguration {
@@ -273,6 +304,52 @@ func chartMeta(t *testing.T) (appVersion string) {
 		t.Fatal("Chart.yaml has no appVersion")
 	}
 	return c.AppVersion
+}
+
+// TestParseManifests checks the duplicate check every render goes through: it
+// must refuse an object that would overwrite another, and accept the same
+// name in another namespace, as the namespaced install renders.
+func TestParseManifests(t *testing.T) {
+	const (
+		roleA        = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: m\n  namespace: a\n"
+		roleB        = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: m\n  namespace: b\n"
+		roleRelease  = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: m\n  namespace: " + namespace + "\n"
+		roleNoNS     = "apiVersion: rbac.authorization.k8s.io/v1\nkind: Role\nmetadata:\n  name: m\n"
+		bindingA     = "apiVersion: rbac.authorization.k8s.io/v1\nkind: RoleBinding\nmetadata:\n  name: m\n  namespace: a\n"
+		clusterRole  = "apiVersion: rbac.authorization.k8s.io/v1\nkind: ClusterRole\nmetadata:\n  name: m\n"
+		commentsOnly = "# nothing rendered here\n"
+	)
+	tests := []struct {
+		name    string
+		docs    []string
+		want    int
+		wantErr string
+	}{
+		{name: "same name, other namespaces", docs: []string{roleA, roleB, clusterRole}, want: 3},
+		{name: "same name, other kind", docs: []string{roleA, bindingA}, want: 2},
+		{name: "comments only", docs: []string{commentsOnly, roleA}, want: 1},
+		{name: "twice in one namespace", docs: []string{roleA, roleB, roleA}, wantErr: "Role a/m rendered twice"},
+		// helm installs an object without a namespace into the release one.
+		{name: "no namespace is the release namespace", docs: []string{roleRelease, roleNoNS}, wantErr: "Role " + namespace + "/m rendered twice"},
+		{name: "cluster-scoped twice", docs: []string{clusterRole, clusterRole}, wantErr: "rendered twice"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			objs, err := parseManifests("---\n" + strings.Join(tc.docs, "---\n"))
+			if tc.wantErr != "" {
+				if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+					t.Fatalf("error = %v, want one containing %q", err, tc.wantErr)
+				}
+				return
+			}
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(objs) != tc.want {
+				t.Errorf("parsed %d objects, want %d", len(objs), tc.want)
+			}
+		})
+	}
 }
 
 func TestLint(t *testing.T) {
