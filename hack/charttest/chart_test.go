@@ -30,9 +30,11 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"reflect"
 	"regexp"
 	"slices"
 	"strings"
@@ -43,6 +45,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
+	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
 )
 
@@ -53,7 +56,11 @@ const (
 	crdFile     = "llm.osmen.ai_llmroutes.yaml"
 	routeLabel  = "llm.osmen.ai/route"
 	webhookPath = "/mutate--v1-pod"
-	certDirFlag = "--webhook-cert-path"
+	// namespaceNameLabel is the label the API server sets on every namespace
+	// to its name.
+	namespaceNameLabel = "kubernetes.io/metadata.name"
+	injectCAFrom       = "cert-manager.io/inject-ca-from"
+	certDirFlag        = "--webhook-cert-path"
 )
 
 // repoRoot is the module root, two directories up from this package.
@@ -237,6 +244,16 @@ func (r *rendered) webhook() admissionv1.MutatingWebhookConfiguration {
 	return c
 }
 
+// routeWebhook returns the LLMRoute ValidatingWebhookConfiguration.
+func (r *rendered) routeWebhook() admissionv1.ValidatingWebhookConfiguration {
+	var c admissionv1.ValidatingWebhookConfiguration
+	r.one("ValidatingWebhookConfiguration", &c)
+	if len(c.Webhooks) != 1 {
+		r.t.Fatalf("want one LLMRoute webhook, got %d", len(c.Webhooks))
+	}
+	return c
+}
+
 func (r *rendered) deployment() appsv1.Deployment {
 	var d appsv1.Deployment
 	r.one("Deployment", &d)
@@ -398,7 +415,7 @@ func TestDefaults(t *testing.T) {
 	checkSecurity(t, d)
 
 	wh := r.webhook()
-	if _, ok := wh.Annotations["cert-manager.io/inject-ca-from"]; ok {
+	if _, ok := wh.Annotations[injectCAFrom]; ok {
 		t.Error("cert-manager annotation without certManager.enabled")
 	}
 	w := wh.Webhooks[0]
@@ -422,9 +439,9 @@ func TestDefaults(t *testing.T) {
 	}
 	checkRules(t, w)
 	checkObjectSelector(t, w)
-	checkNamespaceSelector(t, w, namespace, "kube-system")
-	checkWebhookWiring(t, r, w)
-	checkGeneratedTLS(t, r, w)
+	checkNamespaceSelector(t, "pod webhook", w.NamespaceSelector, nil, []string{namespace, "kube-system"})
+	checkWebhookWiring(t, r, w.ClientConfig)
+	checkGeneratedTLS(t, r, w.ClientConfig)
 
 	if n := len(r.all("ServiceMonitor")); n != 0 {
 		t.Errorf("%d ServiceMonitors without metrics.serviceMonitor.enabled", n)
@@ -498,8 +515,8 @@ func TestCIValues(t *testing.T) {
 		t.Errorf("timeoutSeconds = %v, want 5", w.TimeoutSeconds)
 	}
 	checkObjectSelector(t, w)
-	checkNamespaceSelector(t, w, namespace, "kube-system", "monitoring")
-	checkGeneratedTLS(t, r, w)
+	checkNamespaceSelector(t, "pod webhook", w.NamespaceSelector, nil, []string{namespace, "kube-system", "monitoring"})
+	checkGeneratedTLS(t, r, w.ClientConfig)
 
 	var sm struct {
 		Metadata metav1.ObjectMeta `json:"metadata"`
@@ -583,10 +600,10 @@ func TestCertManager(t *testing.T) {
 	if len(w.ClientConfig.CABundle) != 0 {
 		t.Error("inline caBundle with certManager.enabled")
 	}
-	if got, want := wh.Annotations["cert-manager.io/inject-ca-from"], namespace+"/"+cert.Metadata.Name; got != want {
+	if got, want := wh.Annotations[injectCAFrom], namespace+"/"+cert.Metadata.Name; got != want {
 		t.Errorf("inject-ca-from = %q, want %q", got, want)
 	}
-	svc := checkWebhookWiring(t, r, w)
+	svc := checkWebhookWiring(t, r, w.ClientConfig)
 	if !slices.Equal(cert.Spec.DNSNames, serviceDNSNames(svc)) {
 		t.Errorf("Certificate dnsNames = %v, want %v", cert.Spec.DNSNames, serviceDNSNames(svc))
 	}
@@ -606,6 +623,162 @@ func TestCertManager(t *testing.T) {
 	r.one("Certificate", &cert)
 	if cert.Spec.IssuerRef.Name != "corp-ca" || cert.Spec.IssuerRef.Kind != "ClusterIssuer" || cert.Spec.IssuerRef.Group != "cert-manager.io" {
 		t.Errorf("issuerRef = %+v", cert.Spec.IssuerRef)
+	}
+}
+
+// ciValues returns the arguments that render with a values file of
+// charts/llmroute/ci.
+func ciValues(t *testing.T, file string) []string {
+	return []string{"-f", filepath.Join(chartDir(t), "ci", file)}
+}
+
+// generatedRouteWebhook is the LLMRoute webhook in
+// config/webhook/manifests.yaml, which 'make manifests' generates from the
+// +kubebuilder:webhook marker next to the handler: its path is the one the
+// manager serves, its match conditions the ones the handler was written for.
+func generatedRouteWebhook(t *testing.T) admissionv1.ValidatingWebhook {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join(repoRoot(t), "config", "webhook", "manifests.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	objs, err := parseManifests(string(b))
+	if err != nil {
+		t.Fatalf("config/webhook/manifests.yaml: %v", err)
+	}
+	for _, o := range objs {
+		if o.Kind != "ValidatingWebhookConfiguration" {
+			continue
+		}
+		var c admissionv1.ValidatingWebhookConfiguration
+		if err := json.Unmarshal(o.raw, &c); err != nil {
+			t.Fatalf("config/webhook/manifests.yaml: %v", err)
+		}
+		if len(c.Webhooks) != 1 || c.Webhooks[0].ClientConfig.Service == nil || c.Webhooks[0].ClientConfig.Service.Path == nil {
+			t.Fatalf("config/webhook/manifests.yaml: want one validating webhook with a service path, got %+v", c.Webhooks)
+		}
+		return c.Webhooks[0]
+	}
+	t.Fatal("config/webhook/manifests.yaml holds no ValidatingWebhookConfiguration")
+	return admissionv1.ValidatingWebhook{}
+}
+
+// TestRouteWebhook checks the LLMRoute ValidatingWebhookConfiguration in each
+// install mode. It is what stops a route from pointing a Secret its author
+// may not read at its author's host: a route the webhook does not see, or
+// whose call may fail open, gets through unchecked.
+func TestRouteWebhook(t *testing.T) {
+	generated := generatedRouteWebhook(t)
+	if len(generated.MatchConditions) != 1 || generated.MatchConditions[0].Name != "create-or-spec-change" {
+		t.Fatalf("config/webhook/manifests.yaml: match conditions %+v, want only create-or-spec-change", generated.MatchConditions)
+	}
+	tests := []struct {
+		name        string
+		args        []string
+		certManager bool
+		timeout     int32
+		watched     []string // the namespaces whose routes are checked; none: all
+	}{
+		{name: "defaults", timeout: 10},
+		// The pod webhook fails open here; the route webhook must not follow.
+		{name: "full values", args: ciValues(t, "full-values.yaml"), timeout: 5},
+		{name: "cert-manager", args: ciValues(t, "certmanager-values.yaml"), certManager: true, timeout: 10},
+		{name: "namespaced", args: ciValues(t, "namespaced-values.yaml"), timeout: 10, watched: []string{"team-a", "team-b"}},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := render(t, tc.args...)
+			cfg := r.routeWebhook()
+			w := cfg.Webhooks[0]
+			if w.Name != generated.Name {
+				t.Errorf("webhook name = %q, want %q", w.Name, generated.Name)
+			}
+			if w.FailurePolicy == nil || *w.FailurePolicy != admissionv1.Fail {
+				t.Errorf("failurePolicy = %s, want Fail whatever webhook.failurePolicy says", deref(w.FailurePolicy))
+			}
+			if w.SideEffects == nil || *w.SideEffects != admissionv1.SideEffectClassNone {
+				t.Errorf("sideEffects = %s, want None", deref(w.SideEffects))
+			}
+			if !slices.Equal(w.AdmissionReviewVersions, []string{"v1"}) {
+				t.Errorf("admissionReviewVersions = %v, want [v1]", w.AdmissionReviewVersions)
+			}
+			if w.TimeoutSeconds == nil || *w.TimeoutSeconds != tc.timeout {
+				t.Errorf("timeoutSeconds = %s, want %d", deref(w.TimeoutSeconds), tc.timeout)
+			}
+			// Equivalent: a route written through another version of the API
+			// is checked too.
+			if w.MatchPolicy == nil || *w.MatchPolicy != admissionv1.Equivalent {
+				t.Errorf("matchPolicy = %s, want Equivalent", deref(w.MatchPolicy))
+			}
+			if len(w.Rules) != 1 {
+				t.Fatalf("rules = %+v, want one", w.Rules)
+			}
+			rule := w.Rules[0]
+			if !slices.Equal(rule.APIGroups, []string{"llm.osmen.ai"}) || !slices.Equal(rule.APIVersions, []string{"v1alpha1"}) ||
+				!slices.Equal(rule.Resources, []string{"llmroutes"}) ||
+				!slices.Equal(rule.Operations, []admissionv1.OperationType{admissionv1.Create, admissionv1.Update}) {
+				t.Errorf("rule = %v %v %v/%v, want [CREATE UPDATE] [llmroutes] [llm.osmen.ai]/[v1alpha1]",
+					rule.Operations, rule.Resources, rule.APIGroups, rule.APIVersions)
+			}
+			// Only creates and spec changes: a status update or a label never
+			// waits for the operator.
+			if !slices.Equal(w.MatchConditions, generated.MatchConditions) {
+				t.Errorf("matchConditions = %+v, want %+v", w.MatchConditions, generated.MatchConditions)
+			}
+			// A label on the route must not take it out of the check.
+			if s := w.ObjectSelector; s != nil && (len(s.MatchLabels) != 0 || len(s.MatchExpressions) != 0) {
+				t.Errorf("objectSelector = %+v, want none", s)
+			}
+			// Every namespace whose routes the operator reconciles, and no
+			// exception: not even the release namespace or kube-system.
+			checkNamespaceSelector(t, "route webhook", w.NamespaceSelector, tc.watched, nil)
+
+			// Served next to the pod webhook, by the same Service and the
+			// same certificate.
+			pod := r.webhook()
+			pw := pod.Webhooks[0]
+			ref, podRef := w.ClientConfig.Service, pw.ClientConfig.Service
+			if ref == nil || podRef == nil || ref.Name != podRef.Name || ref.Namespace != podRef.Namespace ||
+				!reflect.DeepEqual(ref.Port, podRef.Port) {
+				t.Errorf("clientConfig.service = %+v, the pod webhook's = %+v; want the same Service", ref, podRef)
+			}
+			if want := *generated.ClientConfig.Service.Path; ref != nil && deref(ref.Path) != want {
+				t.Errorf("clientConfig.service.path = %s, want %s (config/webhook/manifests.yaml)", deref(ref.Path), want)
+			}
+			checkWebhookWiring(t, r, w.ClientConfig)
+			if !bytes.Equal(w.ClientConfig.CABundle, pw.ClientConfig.CABundle) {
+				t.Error("the route webhook's caBundle differs from the pod webhook's")
+			}
+			if got, podGot := cfg.Annotations[injectCAFrom], pod.Annotations[injectCAFrom]; got != podGot {
+				t.Errorf("%s = %q, the pod webhook's = %q", injectCAFrom, got, podGot)
+			}
+			if tc.certManager {
+				var cert object
+				r.one("Certificate", &cert)
+				if got, want := cfg.Annotations[injectCAFrom], namespace+"/"+cert.Metadata.Name; got != want {
+					t.Errorf("%s = %q, want %q", injectCAFrom, got, want)
+				}
+				if len(w.ClientConfig.CABundle) != 0 {
+					t.Error("inline caBundle with certManager.enabled")
+				}
+			} else {
+				if v, ok := cfg.Annotations[injectCAFrom]; ok {
+					t.Errorf("%s = %q without certManager.enabled", injectCAFrom, v)
+				}
+				checkGeneratedTLS(t, r, w.ClientConfig)
+			}
+
+			// In namespaced mode it sees the namespaces the pod webhook
+			// sees: routes and pods of other namespaces belong to another
+			// installation.
+			if tc.watched != nil {
+				for _, ns := range []string{"team-a", "team-b", "default", namespace, "kube-system"} {
+					if got, pods := selects(t, w.NamespaceSelector, ns), selects(t, pw.NamespaceSelector, ns); got != pods {
+						t.Errorf("namespace %s: the route webhook sees it: %t, the pod webhook: %t", ns, got, pods)
+					}
+				}
+			}
+		})
 	}
 }
 
@@ -823,26 +996,61 @@ func checkObjectSelector(t *testing.T, w admissionv1.MutatingWebhook) {
 	}
 }
 
-func checkNamespaceSelector(t *testing.T, w admissionv1.MutatingWebhook, excluded ...string) {
+// checkNamespaceSelector checks that a webhook's namespaceSelector is exactly
+// "kubernetes.io/metadata.name In only" (when only is not empty) and
+// "kubernetes.io/metadata.name NotIn excluded" (when excluded is not empty).
+// Nothing else may decide: that label is set by the API server and cannot be
+// changed, while any other namespace label could be set by whoever edits the
+// namespace, to take it out of the webhook's reach.
+func checkNamespaceSelector(t *testing.T, what string, s *metav1.LabelSelector, only, excluded []string) {
 	t.Helper()
-	s := w.NamespaceSelector
-	if s == nil || len(s.MatchExpressions) != 1 {
-		t.Fatalf("namespaceSelector = %+v", s)
+	want := map[metav1.LabelSelectorOperator][]string{}
+	if len(only) > 0 {
+		want[metav1.LabelSelectorOpIn] = slices.Sorted(slices.Values(only))
 	}
-	e := s.MatchExpressions[0]
-	got := slices.Clone(e.Values)
-	slices.Sort(got)
-	slices.Sort(excluded)
-	if e.Key != "kubernetes.io/metadata.name" || e.Operator != metav1.LabelSelectorOpNotIn || !slices.Equal(got, excluded) {
-		t.Errorf("namespaceSelector = %+v, want kubernetes.io/metadata.name NotIn %v", e, excluded)
+	if len(excluded) > 0 {
+		want[metav1.LabelSelectorOpNotIn] = slices.Sorted(slices.Values(excluded))
+	}
+	got := map[metav1.LabelSelectorOperator][]string{}
+	if s != nil {
+		if len(s.MatchLabels) != 0 {
+			t.Errorf("%s namespaceSelector.matchLabels = %v, want none", what, s.MatchLabels)
+		}
+		for _, e := range s.MatchExpressions {
+			if e.Key != namespaceNameLabel {
+				t.Errorf("%s namespaceSelector selects on %s; only %s may decide", what, e.Key, namespaceNameLabel)
+				continue
+			}
+			if _, dup := got[e.Operator]; dup {
+				t.Errorf("%s namespaceSelector has two %s expressions", what, e.Operator)
+			}
+			got[e.Operator] = slices.Sorted(slices.Values(e.Values))
+		}
+	}
+	if !maps.EqualFunc(got, want, slices.Equal[[]string]) {
+		t.Errorf("%s namespaceSelector on %s = %v, want %v", what, namespaceNameLabel, got, want)
 	}
 }
 
-// checkWebhookWiring checks that the webhook's Service exists and reaches the
-// manager's webhook port, and returns it.
-func checkWebhookWiring(t *testing.T, r *rendered, w admissionv1.MutatingWebhook) corev1.Service {
+// selects reports whether a webhook's namespaceSelector sends requests from
+// namespace ns to the webhook.
+func selects(t *testing.T, s *metav1.LabelSelector, ns string) bool {
 	t.Helper()
-	ref := w.ClientConfig.Service
+	if s == nil {
+		return true // a webhook without a namespaceSelector sees every namespace
+	}
+	sel, err := metav1.LabelSelectorAsSelector(s)
+	if err != nil {
+		t.Fatalf("namespaceSelector %+v: %v", s, err)
+	}
+	return sel.Matches(labels.Set{namespaceNameLabel: ns})
+}
+
+// checkWebhookWiring checks that a webhook's Service exists and reaches the
+// manager's webhook port, and returns it.
+func checkWebhookWiring(t *testing.T, r *rendered, cc admissionv1.WebhookClientConfig) corev1.Service {
+	t.Helper()
+	ref := cc.Service
 	if ref == nil || ref.Namespace != namespace || (ref.Port != nil && *ref.Port != 443) {
 		t.Fatalf("webhook clientConfig.service = %+v", ref)
 	}
@@ -868,6 +1076,14 @@ func checkWebhookWiring(t *testing.T, r *rendered, w admissionv1.MutatingWebhook
 		t.Errorf("the webhook Service's target %s is container port %d, want 9443", target.String(), port)
 	}
 	return svc
+}
+
+// deref formats what a pointer field holds, or "unset".
+func deref[T any](p *T) string {
+	if p == nil {
+		return "unset"
+	}
+	return fmt.Sprint(*p)
 }
 
 func serviceDNSNames(svc corev1.Service) []string {
@@ -899,11 +1115,11 @@ func mountedCertSecret(t *testing.T, r *rendered) string {
 	return ""
 }
 
-// checkGeneratedTLS checks the certificate the chart generates: the webhook's
+// checkGeneratedTLS checks the certificate the chart generates: a webhook's
 // caBundle is the CA in the Secret, which signed the serving certificate for
 // the webhook Service's DNS names, whose key is in the Secret too, which the
 // manager mounts where --webhook-cert-path points.
-func checkGeneratedTLS(t *testing.T, r *rendered, w admissionv1.MutatingWebhook) {
+func checkGeneratedTLS(t *testing.T, r *rendered, cc admissionv1.WebhookClientConfig) {
 	t.Helper()
 	name := mountedCertSecret(t, r)
 	var secret corev1.Secret
@@ -911,18 +1127,18 @@ func checkGeneratedTLS(t *testing.T, r *rendered, w admissionv1.MutatingWebhook)
 	if secret.Type != corev1.SecretTypeTLS {
 		t.Errorf("Secret %s type = %q, want %q", name, secret.Type, corev1.SecretTypeTLS)
 	}
-	if len(w.ClientConfig.CABundle) == 0 {
+	if len(cc.CABundle) == 0 {
 		t.Fatal("the webhook has no caBundle")
 	}
-	if !bytes.Equal(w.ClientConfig.CABundle, secret.Data["ca.crt"]) {
+	if !bytes.Equal(cc.CABundle, secret.Data["ca.crt"]) {
 		t.Error("the webhook's caBundle is not the Secret's ca.crt")
 	}
 
 	roots := x509.NewCertPool()
-	if !roots.AppendCertsFromPEM(w.ClientConfig.CABundle) {
-		t.Fatalf("caBundle holds no PEM certificate:\n%s", w.ClientConfig.CABundle)
+	if !roots.AppendCertsFromPEM(cc.CABundle) {
+		t.Fatalf("caBundle holds no PEM certificate:\n%s", cc.CABundle)
 	}
-	ca := parseCert(t, "caBundle", w.ClientConfig.CABundle)
+	ca := parseCert(t, "caBundle", cc.CABundle)
 	if !ca.IsCA {
 		t.Error("the caBundle certificate is not a CA")
 	}
@@ -933,7 +1149,7 @@ func checkGeneratedTLS(t *testing.T, r *rendered, w admissionv1.MutatingWebhook)
 	if err := leaf.CheckSignatureFrom(ca); err != nil {
 		t.Errorf("the serving certificate is not signed by the caBundle CA: %v", err)
 	}
-	svc := checkWebhookWiring(t, r, w)
+	svc := checkWebhookWiring(t, r, cc)
 	want := serviceDNSNames(svc)
 	for _, dns := range want {
 		if _, err := leaf.Verify(x509.VerifyOptions{
