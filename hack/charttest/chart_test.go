@@ -460,6 +460,7 @@ func TestDefaults(t *testing.T) {
 		t.Errorf("%d PodDisruptionBudgets with 2 replicas, want 1", n)
 	}
 	checkLeaderElectionRole(t, r, true)
+	checkRoleBindings(t, r)
 	checkServiceAccount(t, r, d)
 }
 
@@ -487,6 +488,7 @@ func TestCIValues(t *testing.T) {
 		t.Error("--leader-elect with one replica and leaderElection.enabled=false")
 	}
 	checkLeaderElectionRole(t, r, false)
+	checkRoleBindings(t, r)
 	if n := len(r.all("PodDisruptionBudget")); n != 0 {
 		t.Errorf("%d PodDisruptionBudgets with one replica, want none", n)
 	}
@@ -770,7 +772,8 @@ func TestRouteWebhook(t *testing.T) {
 
 			// In namespaced mode it sees the namespaces the pod webhook
 			// sees: routes and pods of other namespaces belong to another
-			// installation.
+			// installation. (A watched release namespace is the exception,
+			// see TestNamespacedInstall.)
 			if tc.watched != nil {
 				for _, ns := range []string{"team-a", "team-b", "default", namespace, "kube-system"} {
 					if got, pods := selects(t, w.NamespaceSelector, ns), selects(t, pw.NamespaceSelector, ns); got != pods {
@@ -875,10 +878,10 @@ func grants(rules []rbacv1.PolicyRule) map[grant]bool {
 	return g
 }
 
-// TestClusterRoleMatchesGenerated checks that the chart's ClusterRole grants
-// exactly what config/rbac/role.yaml (generated from the +kubebuilder:rbac
-// markers) does: nothing missing, nothing more.
-func TestClusterRoleMatchesGenerated(t *testing.T) {
+// generatedGrants is what config/rbac/role.yaml, generated from the
+// +kubebuilder:rbac markers, grants.
+func generatedGrants(t *testing.T) map[grant]bool {
+	t.Helper()
 	b, err := os.ReadFile(filepath.Join(repoRoot(t), "config", "rbac", "role.yaml"))
 	if errors.Is(err, os.ErrNotExist) {
 		t.Skip("config/rbac/role.yaml does not exist yet: run 'make manifests'")
@@ -901,27 +904,133 @@ func TestClusterRoleMatchesGenerated(t *testing.T) {
 	if len(want) == 0 {
 		t.Fatal("config/rbac/role.yaml holds no ClusterRole rules")
 	}
+	return want
+}
 
-	r := render(t)
-	var role rbacv1.ClusterRole
-	r.one("ClusterRole", &role)
-	got := grants(role.Rules)
+// checkGrants checks that what grants exactly what config/rbac/role.yaml
+// does (want): nothing missing, nothing more.
+func checkGrants(t *testing.T, what string, got, want map[grant]bool) {
+	t.Helper()
 	for g := range want {
 		if !got[g] {
-			t.Errorf("the chart's ClusterRole lacks %q on %s/%s (config/rbac/role.yaml grants it)", g.verb, g.group, g.resource)
+			t.Errorf("the chart's %s lacks %q on %s/%s (config/rbac/role.yaml grants it)", what, g.verb, g.group, g.resource)
 		}
 	}
 	for g := range got {
 		if !want[g] {
-			t.Errorf("the chart's ClusterRole grants %q on %s/%s, which config/rbac/role.yaml does not", g.verb, g.group, g.resource)
+			t.Errorf("the chart's %s grants %q on %s/%s, which config/rbac/role.yaml does not", what, g.verb, g.group, g.resource)
 		}
 	}
+}
+
+// TestClusterRoleMatchesGenerated checks that the chart's ClusterRole grants
+// exactly what config/rbac/role.yaml (generated from the +kubebuilder:rbac
+// markers) does: nothing missing, nothing more.
+func TestClusterRoleMatchesGenerated(t *testing.T) {
+	want := generatedGrants(t)
+	r := render(t)
+	var role rbacv1.ClusterRole
+	r.one("ClusterRole", &role)
+	checkGrants(t, "ClusterRole", grants(role.Rules), want)
 
 	var binding rbacv1.ClusterRoleBinding
 	r.one("ClusterRoleBinding", &binding)
 	if binding.RoleRef.Name != role.Name || len(binding.Subjects) != 1 ||
 		binding.Subjects[0].Namespace != namespace || binding.Subjects[0].Name != r.deployment().Spec.Template.Spec.ServiceAccountName {
 		t.Errorf("ClusterRoleBinding %+v does not bind %s to the manager's ServiceAccount", binding, role.Name)
+	}
+}
+
+// TestNamespacedInstall checks the install with watchNamespaces: the
+// manager's rights are a Role in each watched namespace holding the rules the
+// cluster-wide install's ClusterRole holds, nothing cluster-wide, and the
+// manager and both webhooks keep to those namespaces.
+func TestNamespacedInstall(t *testing.T) {
+	want := generatedGrants(t)
+	tests := []struct {
+		name    string
+		args    []string
+		watched []string
+		// injected are the namespaces whose labelled pods reach the pod webhook.
+		injected []string
+	}{
+		{
+			name:     "ci values",
+			args:     ciValues(t, "namespaced-values.yaml"),
+			watched:  []string{"team-a", "team-b"},
+			injected: []string{"team-a", "team-b"},
+		},
+		// Routes in the release namespace are reconciled and checked, but its
+		// pods still never reach the pod webhook: the manager's own pods
+		// would wait for themselves.
+		{
+			name:     "release namespace watched",
+			args:     []string{"--set", "watchNamespaces={apps," + namespace + "}"},
+			watched:  []string{"apps", namespace},
+			injected: []string{"apps"},
+		},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := render(t, tc.args...)
+			wantFlags(t, flags(t, r.managerContainer()), map[string]string{
+				"watch-namespaces": strings.Join(tc.watched, ","),
+			})
+
+			// No cluster-scoped right remains, and none is needed: the
+			// manager caches and reconciles in the watched namespaces only;
+			// the route webhook asks with LocalSubjectAccessReviews, which a
+			// Role grants, rather than cluster-scoped SubjectAccessReviews;
+			// metrics are plain HTTP, so no TokenReviews; events go to the
+			// route's namespace; the leader-election Lease is in the release
+			// namespace. The chart's cluster-scoped objects (the CRD, both
+			// webhook configurations) are Helm's to write, never the
+			// manager's. A ClusterRoleBinding to an existing ClusterRole
+			// would grant as much as a rendered ClusterRole: neither may be.
+			for _, kind := range []string{"ClusterRole", "ClusterRoleBinding"} {
+				for _, o := range r.all(kind) {
+					t.Errorf("%s %s rendered with watchNamespaces", kind, o.Metadata.Name)
+				}
+			}
+
+			managerRole := release + "-manager"
+			for _, ns := range tc.watched {
+				var role rbacv1.Role
+				r.namedIn("Role", ns, managerRole, &role)
+				checkGrants(t, "Role "+ns+"/"+role.Name, grants(role.Rules), want)
+				var b rbacv1.RoleBinding
+				r.namedIn("RoleBinding", ns, managerRole, &b)
+				if b.RoleRef.Kind != "Role" || b.RoleRef.Name != role.Name {
+					t.Errorf("RoleBinding %s/%s refers to %s %s, want Role %s", ns, b.Name, b.RoleRef.Kind, b.RoleRef.Name, role.Name)
+				}
+			}
+			// Nowhere else: besides them only leader election's Role and
+			// RoleBinding, in the release namespace.
+			for _, kind := range []string{"Role", "RoleBinding"} {
+				for _, o := range r.all(kind) {
+					ns := o.namespace()
+					if !(slices.Contains(tc.watched, ns) && o.Metadata.Name == managerRole) &&
+						!(ns == namespace && o.Metadata.Name == release+"-leader-election") {
+						t.Errorf("%s %s/%s rendered; want one only in each watched namespace", kind, ns, o.Metadata.Name)
+					}
+				}
+			}
+			checkRoleBindings(t, r)
+			checkLeaderElectionRole(t, r, true)
+
+			pw := r.webhook().Webhooks[0]
+			rw := r.routeWebhook().Webhooks[0]
+			checkNamespaceSelector(t, "pod webhook", pw.NamespaceSelector, tc.watched, []string{namespace, "kube-system"})
+			checkNamespaceSelector(t, "route webhook", rw.NamespaceSelector, tc.watched, nil)
+			for _, ns := range append([]string{"default", "kube-system", namespace}, tc.watched...) {
+				if got, want := selects(t, pw.NamespaceSelector, ns), slices.Contains(tc.injected, ns); got != want {
+					t.Errorf("the pod webhook sees namespace %s: %t, want %t", ns, got, want)
+				}
+				if got, want := selects(t, rw.NamespaceSelector, ns), slices.Contains(tc.watched, ns); got != want {
+					t.Errorf("the route webhook sees namespace %s: %t, want %t", ns, got, want)
+				}
+			}
+		})
 	}
 }
 
@@ -1183,21 +1292,46 @@ func parseCert(t *testing.T, what string, b []byte) *x509.Certificate {
 	return c
 }
 
+// checkLeaderElectionRole checks the Role that lets the manager take the
+// Lease main.go names, in the release namespace, when want.
 func checkLeaderElectionRole(t *testing.T, r *rendered, want bool) {
 	t.Helper()
-	roles := r.all("Role")
+	name := release + "-leader-election"
 	if !want {
-		if len(roles) != 0 || len(r.all("RoleBinding")) != 0 {
-			t.Error("leader-election Role or RoleBinding without leader election")
+		for _, o := range r.all("Role") {
+			var role rbacv1.Role
+			r.namedIn("Role", o.namespace(), o.Metadata.Name, &role)
+			for g := range grants(role.Rules) {
+				if g.group == "coordination.k8s.io" {
+					t.Errorf("Role %s/%s grants %s on leases without leader election", role.Namespace, role.Name, g.verb)
+				}
+			}
 		}
 		return
 	}
 	var role rbacv1.Role
-	r.one("Role", &role)
-	if role.Namespace != namespace {
-		t.Errorf("Role namespace = %q, want %q", role.Namespace, namespace)
+	r.namedIn("Role", namespace, name, &role)
+	id := leaderElectionID(t)
+	g := grants(role.Rules)
+	for _, v := range []string{"get", "update"} {
+		if !g[grant{"coordination.k8s.io", "leases", id, v}] {
+			t.Errorf("the leader-election Role lacks %s on lease %s", v, id)
+		}
 	}
-	// The lease is the one main.go names.
+	if !g[grant{"coordination.k8s.io", "leases", "", "create"}] {
+		t.Error("the leader-election Role cannot create the lease")
+	}
+	var binding rbacv1.RoleBinding
+	r.namedIn("RoleBinding", namespace, name, &binding)
+	if binding.RoleRef.Kind != "Role" || binding.RoleRef.Name != role.Name {
+		t.Errorf("RoleBinding roleRef = %+v", binding.RoleRef)
+	}
+}
+
+// leaderElectionID is the name of the Lease the manager takes: the
+// LeaderElectionID main.go sets (no flag changes it).
+func leaderElectionID(t *testing.T) string {
+	t.Helper()
 	src, err := os.ReadFile(filepath.Join(repoRoot(t), "main.go"))
 	if err != nil {
 		t.Fatal(err)
@@ -1206,19 +1340,30 @@ func checkLeaderElectionRole(t *testing.T, r *rendered, want bool) {
 	if m == nil {
 		t.Fatal("main.go sets no LeaderElectionID")
 	}
-	g := grants(role.Rules)
-	for _, v := range []string{"get", "update"} {
-		if !g[grant{"coordination.k8s.io", "leases", string(m[1]), v}] {
-			t.Errorf("the leader-election Role lacks %s on lease %s", v, m[1])
+	return string(m[1])
+}
+
+// checkRoleBindings checks that every RoleBinding binds a Role rendered in its
+// own namespace, and only to the manager's ServiceAccount: a binding left
+// behind by a removed Role, or one to a ClusterRole, would grant what no
+// other check sees.
+func checkRoleBindings(t *testing.T, r *rendered) {
+	t.Helper()
+	sa := r.deployment().Spec.Template.Spec.ServiceAccountName
+	for _, o := range r.all("RoleBinding") {
+		var b rbacv1.RoleBinding
+		r.namedIn("RoleBinding", o.namespace(), o.Metadata.Name, &b)
+		ns := o.namespace()
+		if b.RoleRef.Kind != "Role" || b.RoleRef.APIGroup != rbacv1.GroupName {
+			t.Errorf("RoleBinding %s/%s refers to a %s, want a Role", ns, b.Name, b.RoleRef.Kind)
+		} else {
+			var role rbacv1.Role
+			r.namedIn("Role", ns, b.RoleRef.Name, &role)
 		}
-	}
-	if !g[grant{"coordination.k8s.io", "leases", "", "create"}] {
-		t.Error("the leader-election Role cannot create the lease")
-	}
-	var binding rbacv1.RoleBinding
-	r.one("RoleBinding", &binding)
-	if binding.RoleRef.Kind != "Role" || binding.RoleRef.Name != role.Name {
-		t.Errorf("RoleBinding roleRef = %+v", binding.RoleRef)
+		if len(b.Subjects) != 1 || b.Subjects[0].Kind != rbacv1.ServiceAccountKind ||
+			b.Subjects[0].Name != sa || b.Subjects[0].Namespace != namespace {
+			t.Errorf("RoleBinding %s/%s binds %+v, want only ServiceAccount %s/%s", ns, b.Name, b.Subjects, namespace, sa)
+		}
 	}
 }
 
