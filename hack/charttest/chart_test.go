@@ -42,6 +42,7 @@ import (
 
 	admissionv1 "k8s.io/api/admissionregistration/v1"
 	appsv1 "k8s.io/api/apps/v1"
+	coordinationv1 "k8s.io/api/coordination/v1"
 	corev1 "k8s.io/api/core/v1"
 	rbacv1 "k8s.io/api/rbac/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -1032,6 +1033,87 @@ func TestNamespacedInstall(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestLeaderElectionLease checks the Lease the chart creates before each
+// install, so that after a reinstall the first replica leads at once instead
+// of waiting out a Lease the previous installation could not release: it
+// must be the Lease the manager takes, where it looks for it.
+func TestLeaderElectionLease(t *testing.T) {
+	id := leaderElectionID(t)
+	src, err := os.ReadFile(filepath.Join(repoRoot(t), "main.go"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Without LeaderElectionNamespace the manager takes the Lease in its own
+	// namespace, the release namespace, where the chart creates it.
+	if bytes.Contains(src, []byte("LeaderElectionNamespace:")) {
+		t.Fatal("main.go sets LeaderElectionNamespace: the chart creates the Lease in the manager's own namespace")
+	}
+	tests := []struct {
+		name string
+		args []string
+		want bool
+	}{
+		{name: "defaults", want: true},
+		{name: "two replicas force it on", args: []string{"--set", "leaderElection.enabled=false"}, want: true},
+		{name: "one replica", args: []string{"--set", "replicaCount=1"}, want: true},
+		{name: "one replica without leader election", args: ciValues(t, "full-values.yaml"), want: false},
+		{name: "namespaced", args: ciValues(t, "namespaced-values.yaml"), want: true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := render(t, tc.args...)
+			if _, elect := flags(t, r.managerContainer())["leader-elect"]; elect != tc.want {
+				t.Fatalf("--leader-elect given: %t, want %t", elect, tc.want)
+			}
+			checkLeaderElectionRole(t, r, tc.want)
+			if !tc.want {
+				for _, o := range r.all("Lease") {
+					t.Errorf("Lease %s/%s rendered without leader election", o.namespace(), o.Metadata.Name)
+				}
+				return
+			}
+			var lease coordinationv1.Lease
+			r.one("Lease", &lease)
+			if d := r.deployment(); lease.Namespace != d.Namespace || lease.Name != id {
+				t.Errorf("the chart creates Lease %s/%s; the manager takes %s/%s (main.go's LeaderElectionID, its own namespace)",
+					lease.Namespace, lease.Name, d.Namespace, id)
+			}
+			// Before install only: on upgrade the running leader keeps its
+			// Lease, and hands it over when it stops.
+			if got := hookList(lease.Annotations["helm.sh/hook"]); !slices.Equal(got, []string{"pre-install"}) {
+				t.Errorf("helm.sh/hook = %v, want only pre-install", got)
+			}
+			// The previous installation's Lease is deleted before the new one
+			// is created, and the new one stays. Helm applies
+			// before-hook-creation when no policy is set.
+			policy := hookList(lease.Annotations["helm.sh/hook-delete-policy"])
+			if len(policy) == 0 {
+				policy = []string{"before-hook-creation"}
+			}
+			if !slices.Equal(policy, []string{"before-hook-creation"}) {
+				t.Errorf("helm.sh/hook-delete-policy = %v, want only before-hook-creation", policy)
+			}
+			// Held by no one, so that the first replica takes it at once.
+			if !reflect.DeepEqual(lease.Spec, coordinationv1.LeaseSpec{}) {
+				spec, _ := json.Marshal(lease.Spec)
+				t.Errorf("Lease spec = %s, want empty", spec)
+			}
+		})
+	}
+}
+
+// hookList splits a comma-separated Helm hook annotation, sorted.
+func hookList(v string) []string {
+	var l []string
+	for h := range strings.SplitSeq(v, ",") {
+		if h = strings.TrimSpace(h); h != "" {
+			l = append(l, h)
+		}
+	}
+	slices.Sort(l)
+	return l
 }
 
 // TestManagerFlagsExist checks that every flag the chart passes is one that
