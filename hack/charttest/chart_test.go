@@ -505,6 +505,7 @@ func TestCIValues(t *testing.T) {
 	if q := c.Resources.Limits[corev1.ResourceMemory]; q.String() != "512Mi" {
 		t.Errorf("manager memory limit = %s, want 512Mi", q.String())
 	}
+	checkProbes(t, c)
 	checkServiceAccount(t, r, d)
 	if spec.ServiceAccountName != "llmroute-operator" {
 		t.Errorf("serviceAccountName = %q, want llmroute-operator", spec.ServiceAccountName)
@@ -1145,6 +1146,14 @@ func checkProbes(t *testing.T, c corev1.Container) {
 		if p == nil || p.HTTPGet == nil || p.HTTPGet.Path != name || p.HTTPGet.Port.StrVal != "probes" {
 			t.Errorf("probe %s = %+v, want GET %s on port probes", name, p, name)
 		}
+	}
+	// Ready within two seconds of the webhooks serving: 'helm install
+	// --wait', every rollout and the first labelled pods wait for it, so an
+	// initial delay or a longer period would hold each of them up.
+	if p := c.ReadinessProbe; p != nil &&
+		(p.InitialDelaySeconds != 0 || p.PeriodSeconds != 2 || p.SuccessThreshold > 1) {
+		t.Errorf("readiness probe: initialDelaySeconds %d, periodSeconds %d, successThreshold %d; want no delay, 2 s, one success",
+			p.InitialDelaySeconds, p.PeriodSeconds, p.SuccessThreshold)
 	}
 }
 
