@@ -506,6 +506,7 @@ func TestCIValues(t *testing.T) {
 		t.Errorf("manager memory limit = %s, want 512Mi", q.String())
 	}
 	checkProbes(t, c)
+	checkSecurity(t, d)
 	checkServiceAccount(t, r, d)
 	if spec.ServiceAccountName != "llmroute-operator" {
 		t.Errorf("serviceAccountName = %q, want llmroute-operator", spec.ServiceAccountName)
@@ -1157,19 +1158,38 @@ func checkProbes(t *testing.T, c corev1.Container) {
 	}
 }
 
+// checkSecurity checks the manager pod's hardening. It runs as non-root
+// without a fixed uid: the image's user applies, or the one the platform
+// assigns, and platforms that assign one per namespace (OpenShift's
+// restricted-v2) refuse a pod that asks for another.
 func checkSecurity(t *testing.T, d appsv1.Deployment) {
 	t.Helper()
-	ps := d.Spec.Template.Spec.SecurityContext
+	spec := d.Spec.Template.Spec
+	ps := spec.SecurityContext
 	if ps == nil || ps.RunAsNonRoot == nil || !*ps.RunAsNonRoot || ps.SeccompProfile == nil ||
 		ps.SeccompProfile.Type != corev1.SeccompProfileTypeRuntimeDefault {
 		t.Errorf("pod securityContext = %+v", ps)
 	}
-	for _, c := range d.Spec.Template.Spec.Containers {
+	if ps != nil && ps.RunAsUser != nil {
+		t.Errorf("pod securityContext.runAsUser = %d, want none", *ps.RunAsUser)
+	}
+	for _, c := range slices.Concat(spec.InitContainers, spec.Containers) {
 		s := c.SecurityContext
 		if s == nil || s.ReadOnlyRootFilesystem == nil || !*s.ReadOnlyRootFilesystem ||
 			s.AllowPrivilegeEscalation == nil || *s.AllowPrivilegeEscalation ||
 			s.Capabilities == nil || !slices.Equal(s.Capabilities.Drop, []corev1.Capability{"ALL"}) {
 			t.Errorf("container %s securityContext = %+v", c.Name, s)
+		}
+		if s != nil && s.RunAsUser != nil {
+			t.Errorf("container %s securityContext.runAsUser = %d, want none", c.Name, *s.RunAsUser)
+		}
+		// The container's own runAsNonRoot, or else the pod's.
+		nonRoot := ps != nil && ps.RunAsNonRoot != nil && *ps.RunAsNonRoot
+		if s != nil && s.RunAsNonRoot != nil {
+			nonRoot = *s.RunAsNonRoot
+		}
+		if !nonRoot {
+			t.Errorf("container %s may run as root: runAsNonRoot is not true", c.Name)
 		}
 	}
 }
