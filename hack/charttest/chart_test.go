@@ -806,6 +806,9 @@ func TestSchemaRejectsTypos(t *testing.T) {
 		{"metrics.port=9443", "port"},
 		{"tolerations[0].efect=NoSchedule", "efect"},
 		{"affinity.podAntiAfinity.x=y", "podAntiAfinity"},
+		// A namespace named twice would render its Role twice.
+		{"watchNamespaces={a,a}", "watchNamespaces"},
+		{"watchNamespaces={Team_A}", "watchNamespaces"},
 	} {
 		t.Run(tc.set, func(t *testing.T) {
 			_, err := runHelm(t, "template", release, chartDir(t), "--namespace", namespace, "--set", tc.set)
