@@ -62,6 +62,10 @@ const (
 	namespaceNameLabel = "kubernetes.io/metadata.name"
 	injectCAFrom       = "cert-manager.io/inject-ca-from"
 	certDirFlag        = "--webhook-cert-path"
+	// The manager's Role in each watched namespace (or its ClusterRole), and
+	// the leader-election Role in the release namespace.
+	managerRole        = release + "-manager"
+	leaderElectionRole = release + "-leader-election"
 )
 
 // repoRoot is the module root, two directories up from this package.
@@ -215,6 +219,14 @@ func (r *rendered) one(kind string, into any) {
 	}
 }
 
+// decode decodes a rendered object into into.
+func (r *rendered) decode(o object, into any) {
+	r.t.Helper()
+	if err := json.Unmarshal(o.raw, into); err != nil {
+		r.t.Fatalf("decode %s %s/%s: %v", o.Kind, o.namespace(), o.Metadata.Name, err)
+	}
+}
+
 // named decodes the object of a kind and name in the release namespace (or a
 // cluster-scoped one) into into.
 func (r *rendered) named(kind, name string, into any) {
@@ -222,14 +234,17 @@ func (r *rendered) named(kind, name string, into any) {
 	r.namedIn(kind, namespace, name, into)
 }
 
+// has reports whether an object of a kind and name is rendered in namespace ns.
+func (r *rendered) has(kind, ns, name string) bool {
+	return slices.ContainsFunc(r.all(kind), func(o object) bool { return o.namespace() == ns && o.Metadata.Name == name })
+}
+
 // namedIn decodes the object of a kind and name in namespace ns into into.
 func (r *rendered) namedIn(kind, ns, name string, into any) {
 	r.t.Helper()
 	for _, o := range r.all(kind) {
 		if o.namespace() == ns && o.Metadata.Name == name {
-			if err := json.Unmarshal(o.raw, into); err != nil {
-				r.t.Fatalf("decode %s %s/%s: %v", kind, ns, name, err)
-			}
+			r.decode(o, into)
 			return
 		}
 	}
@@ -634,6 +649,7 @@ func TestCertManager(t *testing.T) {
 // ciValues returns the arguments that render with a values file of
 // charts/llmroute/ci.
 func ciValues(t *testing.T, file string) []string {
+	t.Helper()
 	return []string{"-f", filepath.Join(chartDir(t), "ci", file)}
 }
 
@@ -999,7 +1015,6 @@ func TestNamespacedInstall(t *testing.T) {
 				}
 			}
 
-			managerRole := release + "-manager"
 			for _, ns := range tc.watched {
 				var role rbacv1.Role
 				r.namedIn("Role", ns, managerRole, &role)
@@ -1016,7 +1031,7 @@ func TestNamespacedInstall(t *testing.T) {
 				for _, o := range r.all(kind) {
 					ns := o.namespace()
 					if !(slices.Contains(tc.watched, ns) && o.Metadata.Name == managerRole) &&
-						!(ns == namespace && o.Metadata.Name == release+"-leader-election") {
+						!(ns == namespace && o.Metadata.Name == leaderElectionRole) {
 						t.Errorf("%s %s/%s rendered; want one only in each watched namespace", kind, ns, o.Metadata.Name)
 					}
 				}
@@ -1410,11 +1425,10 @@ func parseCert(t *testing.T, what string, b []byte) *x509.Certificate {
 // Lease main.go names, in the release namespace, when want.
 func checkLeaderElectionRole(t *testing.T, r *rendered, want bool) {
 	t.Helper()
-	name := release + "-leader-election"
 	if !want {
 		for _, o := range r.all("Role") {
 			var role rbacv1.Role
-			r.namedIn("Role", o.namespace(), o.Metadata.Name, &role)
+			r.decode(o, &role)
 			for g := range grants(role.Rules) {
 				if g.group == "coordination.k8s.io" {
 					t.Errorf("Role %s/%s grants %s on leases without leader election", role.Namespace, role.Name, g.verb)
@@ -1424,7 +1438,7 @@ func checkLeaderElectionRole(t *testing.T, r *rendered, want bool) {
 		return
 	}
 	var role rbacv1.Role
-	r.namedIn("Role", namespace, name, &role)
+	r.namedIn("Role", namespace, leaderElectionRole, &role)
 	id := leaderElectionID(t)
 	g := grants(role.Rules)
 	for _, v := range []string{"get", "update"} {
@@ -1436,7 +1450,7 @@ func checkLeaderElectionRole(t *testing.T, r *rendered, want bool) {
 		t.Error("the leader-election Role cannot create the lease")
 	}
 	var binding rbacv1.RoleBinding
-	r.namedIn("RoleBinding", namespace, name, &binding)
+	r.namedIn("RoleBinding", namespace, leaderElectionRole, &binding)
 	if binding.RoleRef.Kind != "Role" || binding.RoleRef.Name != role.Name {
 		t.Errorf("RoleBinding roleRef = %+v", binding.RoleRef)
 	}
@@ -1466,13 +1480,12 @@ func checkRoleBindings(t *testing.T, r *rendered) {
 	sa := r.deployment().Spec.Template.Spec.ServiceAccountName
 	for _, o := range r.all("RoleBinding") {
 		var b rbacv1.RoleBinding
-		r.namedIn("RoleBinding", o.namespace(), o.Metadata.Name, &b)
+		r.decode(o, &b)
 		ns := o.namespace()
 		if b.RoleRef.Kind != "Role" || b.RoleRef.APIGroup != rbacv1.GroupName {
 			t.Errorf("RoleBinding %s/%s refers to a %s, want a Role", ns, b.Name, b.RoleRef.Kind)
-		} else {
-			var role rbacv1.Role
-			r.namedIn("Role", ns, b.RoleRef.Name, &role)
+		} else if !r.has("Role", ns, b.RoleRef.Name) {
+			t.Errorf("RoleBinding %s/%s refers to Role %s, which the chart does not render there", ns, b.Name, b.RoleRef.Name)
 		}
 		if len(b.Subjects) != 1 || b.Subjects[0].Kind != rbacv1.ServiceAccountKind ||
 			b.Subjects[0].Name != sa || b.Subjects[0].Namespace != namespace {
