@@ -15,9 +15,11 @@ limitations under the License.
 */
 
 // Package charttest renders the Helm chart in charts/llmroute with the helm
-// binary 'make helm' builds, and checks what comes out: the webhook's TLS
-// chain, the values that reach the manager's flags, the schema's refusal of
-// typos, and that the chart's CRD and RBAC match the generated ones in config/.
+// binary 'make helm' builds, and checks what comes out: both webhooks' wiring
+// and TLS chain, the values that reach the manager's flags, each install
+// mode's rights, the leader-election Lease, the schema's refusal of typos,
+// and that the chart's CRD, RBAC and LLMRoute webhook match the generated
+// ones in config/.
 //
 // Without bin/helm-<version> the tests skip, unless CI is set: then they fail.
 package charttest
