@@ -457,8 +457,8 @@ func TestEnvPodHostNetworkRefused(t *testing.T) {
 	if err == nil {
 		t.Fatal("a hostNetwork pod was admitted")
 	}
-	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "hostNetwork") || !strings.Contains(err.Error(), ProxyListen) {
-		t.Errorf("error = %v, want a refusal naming hostNetwork and %s", err, ProxyListen)
+	if !apierrors.IsForbidden(err) || !strings.Contains(err.Error(), "hostNetwork") || !strings.Contains(err.Error(), config.DefaultListen) {
+		t.Errorf("error = %v, want a refusal naming hostNetwork and %s", err, config.DefaultListen)
 	}
 }
 

@@ -28,6 +28,8 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/webhook/admission"
 
 	llmv1alpha1 "github.com/osmen-ai/llmroute/api/v1alpha1"
+
+	"github.com/osmen-ai/llmroute/sidecar/config"
 )
 
 // The objectSelector keeps every unlabelled pod away from the webhook, so the
@@ -82,7 +84,7 @@ func (i *PodInjector) Default(ctx context.Context, pod *corev1.Pod) error {
 	}
 	if pod.Spec.HostNetwork {
 		return fmt.Errorf("pod uses hostNetwork: the llmroute sidecar's proxy (%s) would listen on the node's loopback, "+
-			"open to every process on the node; remove hostNetwork or the pod's %s label", ProxyListen, RouteLabel)
+			"open to every process on the node; remove hostNetwork or the pod's %s label", config.DefaultListen, RouteLabel)
 	}
 
 	var r llmv1alpha1.LLMRoute

@@ -58,7 +58,7 @@ func Render(route *llmv1alpha1.LLMRoute) (*config.Config, error) {
 			cp.BaseURL = config.DefaultBaseURL[cp.Type]
 		}
 		if p.APIKeySecretRef != nil {
-			cp.APIKeyFile = KeyFile(p.Name)
+			cp.APIKeyFile = config.KeyFile(p.Name)
 		}
 		for _, api := range p.APIs {
 			cp.APIs = append(cp.APIs, config.API(api))

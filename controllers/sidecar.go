@@ -24,6 +24,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/osmen-ai/llmroute/sidecar/config"
 )
 
 // SidecarSettings are the injector's knobs, one manager flag each. The zero
@@ -45,8 +47,8 @@ type SidecarSettings struct {
 
 // The values the sidecar's command line accepts.
 var (
-	SidecarLogFormats = []string{"json", "text"}
-	SidecarLogLevels  = []string{"debug", "info", "error"}
+	SidecarLogFormats = config.LogFormats
+	SidecarLogLevels  = config.LogLevels
 )
 
 // Validate reports every setting that would give pods a sidecar the API
@@ -88,16 +90,16 @@ func sidecarContainer(s SidecarSettings, configVolume, keysVolume string, sc *co
 		ImagePullPolicy: s.ImagePullPolicy,
 		Command:         []string{SidecarCommand},
 		Args: []string{
-			"--config", ConfigFile,
-			"--listen", ProxyListen,
-			"--admin-listen", ":" + strconv.Itoa(AdminPort),
-			"--log-format", s.LogFormat,
-			"--log-level", s.LogLevel,
+			"--" + config.FlagConfig, config.ConfigFile,
+			"--" + config.FlagListen, config.DefaultListen,
+			"--" + config.FlagAdminListen, ":" + strconv.Itoa(config.DefaultAdminPort),
+			"--" + config.FlagLogFormat, s.LogFormat,
+			"--" + config.FlagLogLevel, s.LogLevel,
 		},
 		// The proxy port is not declared: it listens on loopback only.
 		Ports: []corev1.ContainerPort{{
 			Name:          AdminPortName,
-			ContainerPort: AdminPort,
+			ContainerPort: config.DefaultAdminPort,
 			Protocol:      corev1.ProtocolTCP,
 		}},
 		RestartPolicy:  &always,
@@ -106,8 +108,8 @@ func sidecarContainer(s SidecarSettings, configVolume, keysVolume string, sc *co
 		LivenessProbe:  httpProbe("/healthz", 10, 3),
 		Resources:      *s.Resources.DeepCopy(),
 		VolumeMounts: []corev1.VolumeMount{
-			{Name: configVolume, MountPath: ConfigDir, ReadOnly: true},
-			{Name: keysVolume, MountPath: KeysDir, ReadOnly: true},
+			{Name: configVolume, MountPath: config.ConfigDir, ReadOnly: true},
+			{Name: keysVolume, MountPath: config.KeysDir, ReadOnly: true},
 		},
 		SecurityContext:          sc,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,

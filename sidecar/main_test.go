@@ -218,7 +218,11 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 		s, _, err := p.chat(context.Background())
 		res <- result{s, err}
 	}()
+	deadline := time.Now().Add(10 * time.Second)
 	for m.Stats().InFlight == 0 { // the request reached the upstream
+		if time.Now().After(deadline) {
+			t.Fatalf("the request never reached the upstream\n%s", p.logs.String())
+		}
 		time.Sleep(5 * time.Millisecond)
 	}
 	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {

@@ -77,7 +77,8 @@ func main() {
 	listen := flag.String("listen", "127.0.0.1:9001", "`address` to listen on (port 0 picks a free port)")
 	quiet := flag.Bool("quiet", false, "don't log a line per request")
 	flag.StringVar(&opts.Name, "name", "mock", "server `name`: in replies (\"Hello from NAME.\"), the x-mock-name header, stats and logs")
-	flag.StringVar(&opts.APIKey, "api-key", "", "require this API `key` (Authorization: Bearer KEY, or x-api-key on Anthropic routes)")
+	flag.Func("api-key", "accept this API `key` (Authorization: Bearer KEY, or x-api-key on Anthropic routes); repeat it to accept several (default: any)",
+		func(v string) error { opts.APIKeys = append(opts.APIKeys, v); return nil })
 	flag.IntVar(&opts.CompletionWords, "completion-words", 12, "reply length in `words` (= completion tokens)")
 	flag.IntVar(&opts.CompletionBytes, "completion-bytes", 0, "reply length in `bytes`, overriding --completion-words (e.g. 1024 for ~1 KB replies)")
 	flag.IntVar(&opts.StreamChunks, "stream-chunks", 0, "content deltas per streamed reply (0: one per word)")
@@ -99,16 +100,33 @@ func main() {
 	flag.BoolVar(&f.HangHeaders, "hang", false, "never send headers; hold requests until the client gives up")
 	flag.IntVar(&f.StreamCutAfter, "stream-cut-after", 0, "cut streams after `N` events, before their terminating event")
 	flag.BoolVar(&f.StreamErrorBeforeContent, "stream-error-before-content", false, "answer streams with 200 and an error event first")
+	flag.IntVar(&f.StreamErrorAfter, "stream-error-after", 0, "end streams with the provider's error event after `N` content deltas")
 	flag.BoolVar(&f.Down, "down", false, "answer every request 503 (outage)")
 
 	flag.Usage = func() {
 		out := flag.CommandLine.Output()
-		fmt.Fprintf(out, "Usage: mockllm [flags]\n\n")
-		fmt.Fprintf(out, "A fake OpenAI/Anthropic provider with scripted faults. Routes: POST /v1/chat/completions,\n")
-		fmt.Fprintf(out, "/v1/completions, /v1/embeddings, /v1/messages, /v1/messages/count_tokens; GET /v1/models.\n")
-		fmt.Fprintf(out, "Requests can carry their own faults in x-mock-* headers (x-mock-status: 503,200,\n")
-		fmt.Fprintf(out, "x-mock-latency: 50ms, x-mock-reset: 1, ...; see package mock). Control API: GET /mock/stats,\n")
-		fmt.Fprintf(out, "GET|POST /mock/faults (JSON Faults), POST /mock/reset.\n\nFlags:\n")
+		fmt.Fprint(out, `Usage: mockllm [flags]
+
+A fake OpenAI/Anthropic provider with scripted faults. Routes:
+  OpenAI     POST /v1/chat/completions, /v1/completions, /v1/embeddings, /v1/responses,
+             /v1/responses/input_tokens, /v1/images/generations, /v1/audio/speech,
+             /v1/audio/transcriptions, /v1/audio/translations, /v1/moderations, /v1/batches;
+             GET|DELETE /v1/responses/{id}; GET /v1/responses/{id}/input_items;
+             POST /v1/responses/{id}/cancel; GET /v1/batches, /v1/batches/{id}, /v1/chat/completions;
+             GET /v1/realtime (WebSocket echo)
+  Anthropic  POST /v1/messages, /v1/messages/count_tokens, /v1/messages/batches;
+             GET /v1/messages/batches, /v1/messages/batches/{id}, /v1/messages/batches/{id}/results
+  Both       POST|GET /v1/files, GET|DELETE /v1/files/{id}, GET /v1/files/{id}/content,
+             GET /v1/models, /v1/models/{id} (Anthropic's with an anthropic-version header);
+             any method on /v1/echo/... answers with what arrived
+Every response carries x-mock-method, -path, -query, -body-sha256, -body-bytes,
+-content-type and -header-names, saying what arrived. Requests can carry their own faults
+in x-mock-* headers (x-mock-status: 503,200, x-mock-latency: 50ms, x-mock-reset: 1, ...;
+see package mock). Control API: GET /mock/stats, GET|POST /mock/faults (JSON Faults),
+POST /mock/reset, GET|PUT /mock/keys ({"keys":[...]}; GET says only how many).
+
+Flags:
+`)
 		flag.PrintDefaults()
 	}
 	flag.Parse()

@@ -63,9 +63,6 @@ var DefaultBaseURL = map[ProviderType]string{
 	LMStudio:  "http://localhost:1234/v1",
 }
 
-// IsOpenAIFamily reports whether the type speaks the OpenAI wire format.
-func (t ProviderType) IsOpenAIFamily() bool { return t != Anthropic }
-
 // API names an LLM API, as a client calls it and as a provider serves it.
 type API string
 

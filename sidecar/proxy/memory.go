@@ -66,8 +66,13 @@ func (ex *exchange) releaseHeld(request, response bool) {
 }
 
 // shed refuses a request the sidecar has no memory for right now: 503 with
-// Retry-After, which the SDKs honour.
+// Retry-After, which the SDKs honour. The body is read and dropped as it
+// comes (holding nothing), within the request's deadline: answered before
+// its body is sent, a client mostly sees a reset connection, not the 503.
 func (ex *exchange) shed() {
+	rc := http.NewResponseController(ex.w)
+	_ = rc.SetReadDeadline(ex.start.Add(ex.rt.cfg.Timeouts.Request.Duration))
+	_, _ = io.Copy(io.Discard, io.LimitReader(ex.r.Body, ex.px.maxBody))
 	ex.status, ex.errType = http.StatusServiceUnavailable, "load_shed"
 	ex.setRouteHeaders(nil)
 	ex.w.Header().Set("Retry-After", "1")

@@ -9,38 +9,130 @@
 //
 // OpenAI:
 //
-//	POST /v1/chat/completions   chat.completion, or a chat.completion.chunk stream
-//	POST /v1/completions        text_completion (legacy), or its stream
-//	POST /v1/embeddings         a list of embeddings, float or base64
-//	GET  /v1/models             the model list (Anthropic's, with anthropic-version)
-//	GET  /v1/models/{id}        one model
+//	POST   /v1/chat/completions          chat.completion, or a chat.completion.chunk stream
+//	GET    /v1/chat/completions          the stored chat completions: always none
+//	POST   /v1/completions               text_completion (legacy), or its stream
+//	POST   /v1/embeddings                a list of embeddings, float or base64
+//	POST   /v1/responses                 a response, or the Responses event stream
+//	GET    /v1/responses/{id}            a stored response
+//	DELETE /v1/responses/{id}            {"id","object":"response","deleted":true}
+//	GET    /v1/responses/{id}/input_items  the input items of a stored response
+//	POST   /v1/responses/{id}/cancel     cancels a queued background response
+//	POST   /v1/responses/input_tokens    {"object":"response.input_tokens","input_tokens":N}
+//	POST   /v1/images/generations        n 8x8 PNGs, b64_json (or data: URLs)
+//	POST   /v1/audio/speech              made-up audio, sent chunked
+//	POST   /v1/audio/transcriptions      {"text"} naming the uploaded file, its size and SHA-256
+//	POST   /v1/audio/translations        the same
+//	POST   /v1/moderations               one result per input
+//	POST   /v1/batches                   a batch, run at once (see below)
+//	GET    /v1/batches, /v1/batches/{id} the batches, a batch
+//	GET    /v1/realtime                  a WebSocket that echoes every message back
 //
 // Anthropic:
 //
-//	POST /v1/messages               message, or the Messages event stream
-//	POST /v1/messages/count_tokens  {"input_tokens":N}
+//	POST /v1/messages                    message, or the Messages event stream
+//	POST /v1/messages/count_tokens       {"input_tokens":N}
+//	POST /v1/messages/batches            a message batch, run at once (see below)
+//	GET  /v1/messages/batches, /v1/messages/batches/{id}  the batches, a batch
+//	GET  /v1/messages/batches/{id}/results                its results, JSONL
+//
+// Both, in Anthropic's format when the request carries anthropic-version:
+//
+//	POST   /v1/files                     a multipart upload ("file"; OpenAI also wants "purpose")
+//	GET    /v1/files                     the files uploaded in the same format
+//	GET    /v1/files/{id}                one's metadata
+//	GET    /v1/files/{id}/content        its bytes
+//	DELETE /v1/files/{id}                deletes it
+//	GET    /v1/models, /v1/models/{id}   the model list, one model
+//	any    /v1/echo/...                  what arrived, as JSON (see "Echo")
 //
 // Every route answers any model name and echoes it back. The reply text is
 // "Hello from NAME." and filler words, Options.CompletionWords long (or
-// Options.CompletionBytes); max_tokens cuts it short with finish_reason
-// "length" or stop_reason "max_tokens". Tokens are counted as words: prompt
-// tokens are the words of the request's message texts (and Anthropic's
-// system prompt), completion tokens the words of the reply, so a test can
-// predict usage exactly.
+// Options.CompletionBytes); max_tokens (max_output_tokens) cuts it short with
+// finish_reason "length", stop_reason "max_tokens" or status "incomplete".
+// Tokens are counted as words: prompt tokens are the words of the request's
+// message texts (Anthropic's system prompt, the Responses API's
+// instructions, input items and function call outputs), completion tokens
+// the words of the reply, so a test can predict usage exactly.
 //
 // When a request offers tools and the user spoke last, the reply calls the
 // first tool (or the one tool_choice names) with arguments made from its
-// JSON schema: finish_reason "tool_calls" or stop_reason "tool_use", streamed
-// as tool call or input_json_delta deltas. When the last message is a tool
-// result, the reply is text, so a client's tool loop ends after one round.
+// JSON schema: finish_reason "tool_calls", stop_reason "tool_use" or a
+// function_call output item, streamed as tool call, input_json_delta or
+// function_call_arguments deltas. When the last message is a tool result (a
+// function_call_output), the reply is text, so a client's tool loop ends
+// after one round.
 //
-// Options.APIKey, when set, must arrive as "Authorization: Bearer KEY"
-// (OpenAI routes) or "x-api-key: KEY" (Anthropic routes); requests without it
-// get the provider's 401. Anthropic routes also require the
-// anthropic-version header, and max_tokens.
+// Options.APIKey and Options.APIKeys, when set, are the keys accepted; they
+// must arrive as "Authorization: Bearer KEY" (OpenAI routes; the Realtime
+// route also takes the subprotocol "openai-insecure-api-key.KEY") or
+// "x-api-key: KEY" (Anthropic routes, which also take a bearer token, as
+// Anthropic's SDKs now send one); requests without one get the provider's
+// 401. [Server.SetAPIKeys] and PUT /mock/keys replace the set while the
+// server runs, so a test can rotate keys. Anthropic's Messages routes also
+// require the anthropic-version header, and max_tokens.
 //
 // Responses carry x-request-id (OpenAI) or request-id (Anthropic), and
 // x-mock-name with Options.Name, so a test can tell which upstream answered.
+//
+// # The Responses API
+//
+// A response has one output item: a message with one output_text part, or
+// a function_call. Its stream is, with a sequence_number on every event
+// from 0 up and no [DONE] at the end:
+//
+//	response.created, response.in_progress, response.output_item.added,
+//	response.content_part.added, response.output_text.delta (one per chunk),
+//	response.output_text.done, response.content_part.done,
+//	response.output_item.done, response.completed
+//
+// or, for a function call:
+//
+//	response.created, response.in_progress, response.output_item.added,
+//	response.function_call_arguments.delta (one per chunk),
+//	response.function_call_arguments.done, response.output_item.done,
+//	response.completed
+//
+// and response.incomplete instead of response.completed when
+// max_output_tokens cut the text. The response object repeats the
+// request's settings (instructions, tools, tool_choice, temperature, text,
+// metadata, ...) with OpenAI's defaults for those left out.
+//
+// Responses are stored unless the request says "store": false, the last
+// 1000 of them. A request whose previous_response_id names none of them
+// gets OpenAI's 400 previous_response_not_found; one that names a stored
+// response inherits its conversation as input tokens: that response's input
+// items, its output and what it inherited in turn (not its instructions).
+// A "background": true request is answered "queued"; it stays queued until
+// it is retrieved (then it is done) or cancelled. Cancelling a response
+// made without background is a 400, as it is with OpenAI.
+//
+// # Batches
+//
+// A batch's requests run inside the server when the batch is created,
+// through the same routes but without faults, stats or log lines, with the
+// creating request's credentials. An OpenAI batch reads its requests from
+// an uploaded JSONL file; it is "validating" until first retrieved and
+// "completed" from then on, with output and error files to download. An
+// Anthropic message batch is "in_progress" until first retrieved and
+// "ended" from then on, its results_url pointing back at this server.
+//
+// # Echo
+//
+// Every API response, errors included, says what arrived in headers:
+//
+//	X-Mock-Method, X-Mock-Path, X-Mock-Query (raw)   the request line
+//	X-Mock-Body-Sha256, X-Mock-Body-Bytes            the request body, hex
+//	X-Mock-Content-Type                              the request's Content-Type
+//	X-Mock-Header-Names                              the sorted, comma-separated canonical
+//	                                                 names of the request's headers, Host
+//	                                                 and Transfer-Encoding included
+//
+// Any method on /v1/echo/... answers {"method", "path", "query", "headers":
+// {name: [values]}, "bodySha256", "bodyBytes"}, with the values of
+// Authorization, X-Api-Key and Api-Key shown as "sha256:HEX" of the value.
+// The WebSocket route echoes messages instead: text and binary, until
+// either side closes.
 //
 // # Errors
 //
@@ -59,6 +151,12 @@
 //	           429 rate_limit_error, 500 api_error, 504 timeout_error,
 //	           529 overloaded_error; other statuses invalid_request_error (4xx)
 //	           or api_error (5xx, so 502 and 503 too)
+//
+// Inside a 200 stream, an error is OpenAI's data: {"error":{...}} (chat and
+// legacy completions), the Responses API's event: error with
+// {"type":"error","code":...,"message":...,"param":null,"sequence_number":N}
+// (then response.failed, when the response had begun), or Anthropic's
+// event: error.
 //
 // # Faults
 //
@@ -81,6 +179,7 @@
 //	x-mock-hang: 1                      HangHeaders
 //	x-mock-stream-cut-after: 3          StreamCutAfter
 //	x-mock-stream-error-before-content: 1   StreamErrorBeforeContent
+//	x-mock-stream-error-after: 2        StreamErrorAfter
 //	x-mock-insufficient-quota: 1        InsufficientQuota
 //	x-mock-context-length: 1            ContextLengthExceeded
 //	x-mock-down: 1                      Down
@@ -98,6 +197,9 @@
 //	POST /mock/faults   replace the server-wide Faults with the JSON body, e.g.
 //	                    {"status_sequence":[503,200],"latency":"50ms","down":false}
 //	POST /mock/reset    ResetStats
+//	PUT  /mock/keys     replace the accepted API keys with {"keys":[...]}; an
+//	                    empty list lets every request in
+//	GET  /mock/keys     {"count":N}, how many keys are accepted (never the keys)
 //
-// The control routes are never faulted, authenticated or counted.
+// The control routes are never faulted, authenticated, echoed or counted.
 package mock

@@ -19,9 +19,9 @@ import (
 // wins: Latency (after which the rest still apply), HangHeaders, Reset, Down;
 // then, once the body is parsed, the API key and anthropic-version checks,
 // StatusSequence, FailRate, InsufficientQuota, ContextLengthExceeded and the
-// request's own validation; last, ResetMidBody, StreamErrorBeforeContent and
-// StreamCutAfter shape the successful response. Only requests that get as
-// far as StatusSequence advance it.
+// request's own validation; last, ResetMidBody, StreamErrorBeforeContent,
+// StreamErrorAfter and StreamCutAfter shape the successful response. Only
+// requests that get as far as StatusSequence advance it.
 type Faults struct {
 	// StatusSequence gives the status of successive requests, e.g. 503, 503,
 	// 200: two failures, then success. Entries below 400 are healthy, and so is
@@ -84,8 +84,19 @@ type Faults struct {
 	// StreamErrorBeforeContent answers a streaming request with 200 and a
 	// stream whose first and only event is an error: OpenAI's
 	// data: {"error":{...}}, Anthropic's event: error with overloaded_error.
-	// Non-streaming requests ignore it.
+	// The Responses API's is event: error. Non-streaming requests ignore it.
 	StreamErrorBeforeContent bool `json:"stream_error_before_content,omitempty"`
+
+	// StreamErrorAfter, when positive, ends a streaming response with the
+	// provider's in-band error after that many content deltas (after the
+	// last one, if the reply has fewer), as an upstream that fails half way
+	// through an answer does. The connection closes cleanly but the stream
+	// never reaches its terminating event: OpenAI's chat and completion
+	// streams end with data: {"error":{...}} and no [DONE], Anthropic's
+	// with event: error (overloaded_error), the Responses API's with
+	// event: error then event: response.failed. Non-streaming requests
+	// ignore it.
+	StreamErrorAfter int `json:"stream_error_after,omitempty"`
 
 	// Down answers every request 503: an outage switch.
 	Down bool `json:"down,omitempty"`
@@ -181,6 +192,7 @@ const (
 	hdrHang            = "X-Mock-Hang"
 	hdrStreamCutAfter  = "X-Mock-Stream-Cut-After"
 	hdrStreamError     = "X-Mock-Stream-Error-Before-Content"
+	hdrStreamErrorAt   = "X-Mock-Stream-Error-After"
 	hdrInsufficient    = "X-Mock-Insufficient-Quota"
 	hdrContextLength   = "X-Mock-Context-Length"
 	hdrDown            = "X-Mock-Down"
@@ -224,6 +236,7 @@ func (f Faults) withHeaders(h http.Header) (_ Faults, seqKey string, err error) 
 		{hdrHang, func(v string) (err error) { f.HangHeaders, err = strconv.ParseBool(v); return }},
 		{hdrStreamCutAfter, func(v string) (err error) { f.StreamCutAfter, err = parseCount(v); return }},
 		{hdrStreamError, func(v string) (err error) { f.StreamErrorBeforeContent, err = strconv.ParseBool(v); return }},
+		{hdrStreamErrorAt, func(v string) (err error) { f.StreamErrorAfter, err = parseCount(v); return }},
 		{hdrInsufficient, func(v string) (err error) { f.InsufficientQuota, err = strconv.ParseBool(v); return }},
 		{hdrContextLength, func(v string) (err error) { f.ContextLengthExceeded, err = strconv.ParseBool(v); return }},
 		{hdrDown, func(v string) (err error) { f.Down, err = strconv.ParseBool(v); return }},

@@ -214,6 +214,39 @@ func (h *harness) settle() {
 	}
 }
 
+// giveUp sends a chat request with header, as the n-th request to the
+// server, and cancels it once the server has it: a client that gives up,
+// at a moment no timer has to guess. It returns the client's error.
+func (h *harness) giveUp(n int64, header ...string) error {
+	h.t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	req, err := http.NewRequestWithContext(ctx, "POST", h.ts.URL+"/v1/chat/completions", strings.NewReader(chatBody))
+	if err != nil {
+		return err
+	}
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	errc := make(chan error, 1)
+	go func() {
+		resp, err := h.ts.Client().Do(req)
+		if err == nil {
+			resp.Body.Close()
+		}
+		errc <- err
+	}()
+	deadline := time.Now().Add(10 * time.Second)
+	for h.s.Stats().Requests < n {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("request %d never arrived", n)
+		}
+		runtime.Gosched()
+	}
+	cancel()
+	return <-errc
+}
+
 // do sends a request and returns the response; the caller closes its body.
 func (h *harness) do(method, path, body string, header ...string) *http.Response {
 	h.t.Helper()
@@ -859,7 +892,8 @@ func TestAuth(t *testing.T) {
 		{"openai good", false, []string{"Authorization", "Bearer sk-good-key-123456"}, 200, ""},
 		{"anthropic none", true, nil, 401, ""},
 		{"anthropic wrong", true, []string{"x-api-key", "nope"}, 401, ""},
-		{"anthropic bearer", true, []string{"Authorization", "Bearer sk-good-key-123456"}, 401, ""},
+		{"anthropic bearer", true, []string{"Authorization", "Bearer sk-good-key-123456"}, 200, ""},
+		{"anthropic wrong bearer", true, []string{"Authorization", "Bearer nope"}, 401, ""},
 		{"anthropic good", true, []string{"x-api-key", "sk-good-key-123456"}, 200, ""},
 	} {
 		var (
@@ -1096,11 +1130,7 @@ func TestLatency(t *testing.T) {
 		t.Errorf("header latency: answered in %v", el)
 	}
 	// A client that gives up doesn't keep the handler waiting.
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
-	defer cancel()
-	req, _ := http.NewRequestWithContext(ctx, "POST", h.ts.URL+"/v1/chat/completions", strings.NewReader(chatBody))
-	req.Header.Set("x-mock-latency", "1h")
-	if _, err := h.ts.Client().Do(req); err == nil {
+	if err := h.giveUp(3, "x-mock-latency", "1h"); err == nil {
 		t.Fatal("request with 1h latency succeeded")
 	}
 	h.settle()
@@ -1172,10 +1202,8 @@ func TestResetMidBody(t *testing.T) {
 
 func TestHangHeaders(t *testing.T) {
 	h := newHarness(t, Options{Faults: Faults{HangHeaders: true}})
-	c := &http.Client{Timeout: 20 * time.Millisecond}
-	if resp, err := h.try(c, "POST", "/v1/chat/completions", chatBody); err == nil {
-		resp.Body.Close()
-		t.Fatalf("hung request answered %d", resp.StatusCode)
+	if err := h.giveUp(1); err == nil {
+		t.Fatal("hung request answered")
 	}
 	h.settle()
 	if st := h.s.Stats(); st.Hangs != 1 || st.Canceled != 1 || st.InFlight != 0 || len(st.Statuses) != 0 {
@@ -1287,6 +1315,48 @@ func TestStreamErrorBeforeContent(t *testing.T) {
 	}
 }
 
+func TestStreamErrorAfter(t *testing.T) {
+	for _, tc := range []struct {
+		name, path, body string
+		header           []string
+		want             int    // events
+		last             string // the error event's name, or its data's prefix
+	}{
+		// role chunk, 2 content chunks, error
+		{"chat", "/v1/chat/completions", `{"model":"m","stream":true,"messages":[{"role":"user","content":"x"}]}`, nil, 4, `{"error":{`},
+		{"completions", "/v1/completions", `{"model":"m","stream":true,"prompt":"x"}`, nil, 3, `{"error":{`},
+		// message_start, content_block_start, ping, 2 deltas, error
+		{"anthropic", "/v1/messages", `{"model":"c","max_tokens":9,"stream":true,"messages":[{"role":"user","content":"x"}]}`, []string{"anthropic-version", anthropicVersion}, 6, "error"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, Options{StreamChunks: 4})
+			resp := h.do("POST", tc.path, tc.body, append(tc.header, "x-mock-stream-error-after", "2")...)
+			evs, err := readEvents(resp.Body)
+			resp.Body.Close()
+			// The stream ends cleanly, but with an error and not its end.
+			if err != nil || resp.StatusCode != 200 || len(evs) != tc.want {
+				t.Fatalf("status %d, %d events, err %v: %v", resp.StatusCode, len(evs), err, evs)
+			}
+			last := evs[len(evs)-1]
+			if last.name != tc.last && !strings.HasPrefix(last.data, tc.last) {
+				t.Errorf("last event = %+v", last)
+			}
+			h.settle()
+			if st := h.s.Stats(); st.Faults["stream_error_after"] != 1 || st.StreamsCompleted != 0 || st.Resets != 0 {
+				t.Errorf("stats = %+v", st)
+			}
+		})
+	}
+	// More than the reply has: the error follows the last delta.
+	h := newHarness(t, Options{StreamChunks: 2})
+	resp := h.do("POST", "/v1/chat/completions", `{"model":"m","stream":true,"messages":[{"role":"user","content":"x"}]}`, "x-mock-stream-error-after", "50")
+	evs, _ := readEvents(resp.Body)
+	resp.Body.Close()
+	if len(evs) != 4 || !strings.HasPrefix(evs[3].data, `{"error":`) {
+		t.Errorf("events = %v", evs)
+	}
+}
+
 func TestDownAndControlAPI(t *testing.T) {
 	h := newHarness(t, Options{})
 	post := func(path, body string) (int, []byte) {
@@ -1345,6 +1415,41 @@ func TestDownAndControlAPI(t *testing.T) {
 	}
 }
 
+func TestRoutes(t *testing.T) {
+	h := newHarness(t, Options{})
+	for _, id := range []string{"a", "b", "org/model-1"} {
+		_, _, body := h.call("GET", "/v1/models/"+id, "")
+		if !bytes.Contains(body, []byte(`"id":"`+id+`"`)) {
+			t.Errorf("model %s = %s", id, body)
+		}
+	}
+	// Paths that hold an id count under their pattern, so ids don't grow
+	// the map.
+	if st := h.s.Stats(); st.Paths["/v1/models/{id}"] != 3 || len(st.Paths) != 1 {
+		t.Errorf("paths = %v", st.Paths)
+	}
+	// A path or method the mock lacks is a 404 in the caller's format.
+	for _, tc := range []struct {
+		method, path string
+		header       []string
+		anthropic    bool
+	}{
+		{"GET", "/v1/nothing", nil, false},
+		{"GET", "/v1/embeddings", nil, false},
+		{"GET", "/v1/nothing", []string{"anthropic-version", anthropicVersion}, true},
+		{"GET", "/v1/messages", nil, true},
+		{"GET", "/v1/messages/count_tokens", nil, true},
+	} {
+		status, _, body := h.call(tc.method, tc.path, "", tc.header...)
+		if status != 404 {
+			t.Errorf("%s %s: %d", tc.method, tc.path, status)
+		} else if tc.anthropic && decode[anError](t, body).Error.Type != "not_found_error" ||
+			!tc.anthropic && !bytes.Contains(body, []byte("Invalid URL ("+tc.method+" "+tc.path+")")) {
+			t.Errorf("%s %s: %s", tc.method, tc.path, body)
+		}
+	}
+}
+
 func TestBadFaultHeader(t *testing.T) {
 	h := newHarness(t, Options{})
 	for _, hdr := range [][]string{
@@ -1353,6 +1458,7 @@ func TestBadFaultHeader(t *testing.T) {
 		{"x-mock-latency", "soon"},
 		{"x-mock-reset", "maybe"},
 		{"x-mock-stream-cut-after", "-1"},
+		{"x-mock-stream-error-after", "x"},
 	} {
 		status, _, body := h.call("POST", "/v1/chat/completions", chatBody, hdr...)
 		if e := decode[oaError](t, body); status != 400 || !strings.HasPrefix(e.Error.Message, "mock: "+hdr[0]) {

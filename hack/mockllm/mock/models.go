@@ -4,7 +4,6 @@ import (
 	"github.com/osmen-ai/llmroute/sidecar/translate"
 	"net/http"
 	"strconv"
-	"strings"
 )
 
 // The models a server lists when Options.Models is empty.
@@ -88,7 +87,7 @@ func (x *exchange) listModels() {
 
 // getModel answers GET /v1/models/{id}. The mock has every model.
 func (x *exchange) getModel() {
-	id := strings.TrimPrefix(x.r.URL.Path, "/v1/models/")
+	id := x.id
 	x.model = id
 	if !x.admit(0) {
 		return

@@ -131,8 +131,9 @@ func (x *exchange) chatCompletions() {
 }
 
 // respond sends a reply that the request wants either whole (render) or
-// streamed (stream); errorEvent renders the event StreamErrorBeforeContent
-// sends instead.
+// streamed (stream); errorEvent renders the in-band error that
+// StreamErrorBeforeContent sends instead of the stream, and StreamErrorAfter
+// part way through it.
 func (x *exchange) respond(streamed bool, render func([]byte) []byte, stream func(*events), errorEvent func(*events)) {
 	if !streamed {
 		bp := getBuffer()
@@ -145,10 +146,17 @@ func (x *exchange) respond(streamed bool, render func([]byte) []byte, stream fun
 	defer putBuffer(bp)
 	evs := events{buf: (*bp)[:0]}
 	errorStream := x.f.StreamErrorBeforeContent
-	if errorStream {
+	switch {
+	case errorStream:
 		x.fire("stream_error")
 		errorEvent(&evs)
-	} else {
+	case x.f.StreamErrorAfter > 0:
+		x.fire("stream_error_after")
+		stream(&evs)
+		evs.truncateAfterContent(x.f.StreamErrorAfter)
+		errorEvent(&evs)
+		errorStream = true
+	default:
 		stream(&evs)
 	}
 	x.writeStream(&evs, x.s.opts.StreamInterval, errorStream)
@@ -353,4 +361,13 @@ func (c *chat) appendTextChunks(e *events, includeUsage bool) {
 		e.end(false)
 	}
 	appendDone(e)
+}
+
+// listChatCompletions answers GET /v1/chat/completions, the list of stored
+// chat completions: always empty, as the mock stores none.
+func (x *exchange) listChatCompletions() {
+	if !x.admit(0) {
+		return
+	}
+	x.writeJSON(http.StatusOK, []byte(`{"object":"list","data":[],"first_id":null,"last_id":null,"has_more":false}`))
 }

@@ -2,13 +2,16 @@ package mock
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -19,10 +22,16 @@ type Options struct {
 	// or a demo can tell which upstream answered. Empty means "mock".
 	Name string
 
-	// APIKey, when set, is the only key accepted: OpenAI routes want
-	// "Authorization: Bearer APIKey", Anthropic routes want "x-api-key:
-	// APIKey", and anything else gets the provider's 401.
+	// APIKey, when set, is a key the server accepts: OpenAI routes want
+	// "Authorization: Bearer APIKey", Anthropic routes "x-api-key: APIKey"
+	// or, as Anthropic's SDKs now send it, "Authorization: Bearer APIKey";
+	// anything else gets the provider's 401.
 	APIKey string
+
+	// APIKeys are more keys the server accepts besides APIKey. When both are
+	// empty, every request is let in. [Server.SetAPIKeys] and PUT /mock/keys
+	// replace the whole set at run time, as a key rotation does.
+	APIKeys []string
 
 	// Faults is the initial server-wide fault script; see [Server.SetFaults].
 	Faults Faults
@@ -71,6 +80,13 @@ type Server struct {
 	done        chan struct{}
 	closeOnce   sync.Once
 	stats       counters
+	keys        atomic.Pointer[[]string] // the accepted API keys; empty lets every request in
+
+	responses      *fifo[*response]
+	files          *fifo[*storedFile]
+	fileBytes      atomic.Int64 // the bytes of the stored files
+	batches        *fifo[*batch]
+	messageBatches *fifo[*messageBatch]
 
 	mu        sync.Mutex // guards the fields below
 	faults    Faults
@@ -100,6 +116,11 @@ func New(opts Options) *Server {
 	}
 	s.models = renderOpenAIModels(opts.Models)
 	s.claudes = renderAnthropicModels(opts.Models)
+	s.SetAPIKeys(append([]string{opts.APIKey}, opts.APIKeys...))
+	s.responses = newFIFO[*response](storedResponses)
+	s.files = newFIFO[*storedFile](storedFiles)
+	s.batches = newFIFO[*batch](storedBatches)
+	s.messageBatches = newFIFO[*messageBatch](storedBatches)
 	s.stats.reset(s.name)
 	s.SetFaults(opts.Faults)
 	return s
@@ -160,6 +181,8 @@ type exchange struct {
 	buf       *[]byte // the request body
 	seqKey    string  // the header-scripted status sequence, if any
 	model     string
+	id        string // the resource id in the path, if the route has one
+	internal  bool   // a request a batch runs inside the server (see serveInternal)
 
 	status     int
 	faults     []string
@@ -176,15 +199,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.control(w, r)
 		return
 	}
-	x := &exchange{s: s, w: w, r: r, start: time.Now()}
-	x.anthropic = strings.HasPrefix(r.URL.Path, "/v1/messages") ||
-		strings.HasPrefix(r.URL.Path, "/v1/models") && r.Header.Get("Anthropic-Version") != ""
-	if x.anthropic {
-		x.requestID = randomID("req_011C", 20)
-	} else {
-		x.requestID = "req_" + randomHex(32)
-	}
-	s.stats.begin(x)
+	rt := lookup(r.Method, r.URL.Path)
+	x := s.newExchange(w, r, rt)
+	s.stats.begin(x, rt.statsPath(r.URL.Path))
 	defer s.finish(x)
 
 	// Read the body before any wait: net/http notices a client that goes
@@ -205,14 +222,6 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	x.f = f
 
-	if f.Latency > 0 || f.HangHeaders {
-		// Read the body before waiting, as a real server does: only once it
-		// is consumed does net/http watch the connection and cancel the
-		// request when the client goes away.
-		if b, err := io.ReadAll(http.MaxBytesReader(w, r.Body, 32<<20)); err == nil {
-			r.Body = io.NopCloser(bytes.NewReader(b))
-		}
-	}
 	if f.Latency > 0 {
 		x.fire("latency")
 		if !x.wait(f.Latency) {
@@ -234,14 +243,78 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 
-	route := s.route(r)
-	if route == nil {
+	if rt.handle == nil {
 		x.notFound()
 		return
 	}
 	x.seqKey = seqKey
-	route(x)
+	rt.handle(x)
 }
+
+// newExchange starts the exchange of r, in the format its route speaks.
+func (s *Server) newExchange(w http.ResponseWriter, r *http.Request, rt route) *exchange {
+	x := &exchange{s: s, w: w, r: r, start: time.Now(), id: rt.id}
+	x.anthropic = rt.format == anthropicFormat ||
+		rt.format == headerFormat && r.Header.Get("Anthropic-Version") != ""
+	if x.anthropic {
+		x.requestID = randomID("req_011C", 20)
+	} else {
+		x.requestID = "req_" + randomHex(32)
+	}
+	return x
+}
+
+// serveInternal answers a request that a batch runs inside the server, as
+// if a client had sent it with header, but without faults, stats, log
+// lines or echo headers of its own. It returns the status, the body and the
+// request id the response carried.
+func (s *Server) serveInternal(ctx context.Context, method, path string, header http.Header, body []byte) (int, []byte, string) {
+	r, err := http.NewRequestWithContext(ctx, method, path, bytes.NewReader(body))
+	if err != nil {
+		return http.StatusBadRequest, nil, ""
+	}
+	r.Header = header.Clone()
+	r.Header.Set("Content-Type", "application/json")
+	r.Header.Del("Content-Length") // the batch's, not this request's
+	rec := &recorder{header: http.Header{}}
+	rt := lookup(method, r.URL.Path)
+	x := s.newExchange(rec, r, rt)
+	x.internal = true
+	x.buf = getBuffer()
+	defer putBuffer(x.buf)
+	*x.buf = append((*x.buf)[:0], body...)
+	if rt.handle == nil {
+		x.notFound()
+	} else {
+		rt.handle(x)
+	}
+	if rec.status == 0 {
+		rec.status = http.StatusOK
+	}
+	return rec.status, rec.body.Bytes(), x.requestID
+}
+
+// recorder is the http.ResponseWriter of an internal request.
+type recorder struct {
+	header http.Header
+	status int
+	body   bytes.Buffer
+}
+
+func (r *recorder) Header() http.Header { return r.header }
+
+func (r *recorder) WriteHeader(status int) {
+	if r.status == 0 {
+		r.status = status
+	}
+}
+
+func (r *recorder) Write(b []byte) (int, error) {
+	r.WriteHeader(http.StatusOK)
+	return r.body.Write(b)
+}
+
+func (r *recorder) Flush() {}
 
 // admit makes the checks a request meets once its body is decoded (so that
 // errors can name its model) and before it is answered: the API key, the
@@ -279,29 +352,6 @@ func (x *exchange) admit(promptTokens int) bool {
 		return false
 	}
 	return true
-}
-
-// route returns the handler of r's method and path, or nil.
-func (s *Server) route(r *http.Request) func(*exchange) {
-	post := r.Method == http.MethodPost
-	get := r.Method == http.MethodGet
-	switch p := r.URL.Path; {
-	case p == "/v1/chat/completions" && post:
-		return (*exchange).chatCompletions
-	case p == "/v1/completions" && post:
-		return (*exchange).completions
-	case p == "/v1/embeddings" && post:
-		return (*exchange).embeddings
-	case p == "/v1/messages" && post:
-		return (*exchange).messages
-	case p == "/v1/messages/count_tokens" && post:
-		return (*exchange).countTokens
-	case p == "/v1/models" && get:
-		return (*exchange).listModels
-	case strings.HasPrefix(p, "/v1/models/") && get && len(p) > len("/v1/models/"):
-		return (*exchange).getModel
-	}
-	return nil
 }
 
 func (s *Server) finish(x *exchange) {
@@ -360,15 +410,21 @@ func (x *exchange) writeHeader(status int) {
 		h.Set("Openai-Processing-Ms", strconv.FormatInt(time.Since(x.start).Milliseconds(), 10))
 	}
 	h.Set("X-Mock-Name", x.s.name)
+	x.echoHeaders(h)
 	x.status = status
 	x.w.WriteHeader(status)
 }
 
-// writeJSON sends body as a JSON response, and applies ResetMidBody: the
-// headers announce the whole body, half of which is sent before the cut.
+// writeJSON sends body as a JSON response; see writeBody.
 func (x *exchange) writeJSON(status int, body []byte) {
+	x.writeBody(status, "application/json", body)
+}
+
+// writeBody sends body with its length, and applies ResetMidBody: the
+// headers announce the whole body, half of which is sent before the cut.
+func (x *exchange) writeBody(status int, contentType string, body []byte) {
 	h := x.w.Header()
-	h.Set("Content-Type", "application/json")
+	h.Set("Content-Type", contentType)
 	h.Set("Content-Length", strconv.Itoa(len(body)))
 	x.writeHeader(status)
 	if x.f.ResetMidBody && status < 400 {
@@ -434,20 +490,23 @@ func (x *exchange) notFound() {
 	})
 }
 
-// authorized checks the request's credential against Options.APIKey and
-// answers 401 when it doesn't match.
+// authorized checks the request's credential against the accepted API keys
+// and answers 401 when it matches none.
 func (x *exchange) authorized() bool {
-	key := x.s.opts.APIKey
-	if key == "" {
+	keys := *x.s.keys.Load()
+	if len(keys) == 0 || x.internal {
 		return true
 	}
 	if x.anthropic {
+		// Anthropic's own SDKs send the key as a bearer token now, so both
+		// headers are accepted.
 		got := x.r.Header.Get("X-Api-Key")
-		if got == key {
+		bearer, _ := strings.CutPrefix(x.r.Header.Get("Authorization"), "Bearer ")
+		if got != "" && slices.Contains(keys, got) || bearer != "" && slices.Contains(keys, bearer) {
 			return true
 		}
 		e := anthropicError(http.StatusUnauthorized)
-		if got == "" {
+		if got == "" && bearer == "" {
 			e.message = "x-api-key header is required"
 		}
 		x.fail(e)
@@ -455,12 +514,17 @@ func (x *exchange) authorized() bool {
 	}
 	auth := x.r.Header.Get("Authorization")
 	got, ok := strings.CutPrefix(auth, "Bearer ")
-	if ok && got == key {
+	if !ok && auth == "" {
+		// Browsers can't set headers on a WebSocket, so the Realtime API
+		// also takes the key as a subprotocol.
+		got, ok = websocketKey(x.r)
+	}
+	if ok && slices.Contains(keys, got) {
 		return true
 	}
 	e := openaiError(http.StatusUnauthorized, "")
 	switch {
-	case auth == "":
+	case auth == "" && !ok:
 		e.code = ""
 		e.message = "You didn't provide an API key. You need to provide your API key in an Authorization header using Bearer auth (i.e. Authorization: Bearer YOUR_KEY), or as the password field (with blank username) if you're accessing the API from your browser and are prompted for a username and password. You can obtain an API key from https://platform.openai.com/account/api-keys."
 	case ok:
@@ -528,6 +592,20 @@ func (s *Server) control(w http.ResponseWriter, r *http.Request) {
 	case "POST /mock/reset":
 		s.ResetStats()
 		w.WriteHeader(http.StatusNoContent)
+	case "GET /mock/keys":
+		writeControlJSON(w, keyCount{len(*s.keys.Load())})
+	case "PUT /mock/keys", "POST /mock/keys":
+		var v struct {
+			Keys []string `json:"keys"`
+		}
+		dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, 1<<20))
+		dec.DisallowUnknownFields()
+		if err := dec.Decode(&v); err != nil {
+			http.Error(w, "mock: bad keys: "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		s.SetAPIKeys(v.Keys)
+		writeControlJSON(w, keyCount{len(*s.keys.Load())})
 	default:
 		http.Error(w, "mock: no such control route: "+r.Method+" "+r.URL.Path, http.StatusNotFound)
 	}

@@ -13,6 +13,7 @@ type events struct {
 	buf   []byte
 	spans []span
 	mark  int
+	seq   int // the next sequence_number, in the Responses API's streams
 }
 
 type span struct {
@@ -40,10 +41,32 @@ func (e *events) end(content bool) {
 	e.spans = append(e.spans, span{e.mark, len(e.buf), content})
 }
 
+// truncateAfterContent drops the events after the n-th content delta, or
+// after the last one when there are fewer, so that an error can end the
+// stream there. A stream without content keeps its first event.
+func (e *events) truncateAfterContent(n int) {
+	if len(e.spans) == 0 {
+		return
+	}
+	k, seen := 0, 0
+	for i, sp := range e.spans {
+		if sp.content {
+			k = i
+			if seen++; seen == n {
+				break
+			}
+		}
+	}
+	e.buf = e.buf[:e.spans[k].end]
+	e.spans = e.spans[:k+1]
+	e.seq = len(e.spans)
+}
+
 // writeStream sends evs as a 200 text/event-stream, flushing after every
 // event and pausing interval between content deltas. It applies the stream
 // faults: StreamCutAfter and ResetMidBody cut the connection part way, and an
-// error stream (StreamErrorBeforeContent) is never cut and never complete.
+// error stream (StreamErrorBeforeContent, StreamErrorAfter) is never cut and
+// never complete.
 func (x *exchange) writeStream(evs *events, interval time.Duration, errorStream bool) {
 	h := x.w.Header()
 	h.Set("Content-Type", "text/event-stream; charset=utf-8")

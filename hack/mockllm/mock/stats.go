@@ -15,14 +15,16 @@ type Stats struct {
 	Requests int64 `json:"requests"`
 	// InFlight counts the requests being served now.
 	InFlight int64 `json:"in_flight"`
-	// Paths counts requests by URL path.
+	// Paths counts requests by URL path; a path that holds an id counts
+	// under its route's pattern, such as "/v1/models/{id}".
 	Paths map[string]int64 `json:"paths"`
 	// Statuses counts the statuses sent in response headers. A request that
 	// got no headers (reset, hung, client gone) counts under none.
 	Statuses map[int]int64 `json:"statuses"`
 	// Faults counts injected faults by name: "status_sequence", "fail_rate",
 	// "down", "reset", "reset_mid_body", "hang", "stream_cut",
-	// "stream_error", "insufficient_quota", "context_length", "latency".
+	// "stream_error", "stream_error_after", "insufficient_quota",
+	// "context_length", "latency".
 	Faults map[string]int64 `json:"faults"`
 	// Streams counts streaming responses begun; StreamsCompleted those that
 	// reached their terminating event.
@@ -63,12 +65,12 @@ func (c *counters) reset(name string) {
 	}
 }
 
-func (c *counters) begin(x *exchange) {
+func (c *counters) begin(x *exchange, path string) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	c.s.Requests++
 	c.s.InFlight++
-	c.s.Paths[x.r.URL.Path]++
+	c.s.Paths[path]++
 	c.s.LastAuthorization = x.r.Header.Get("Authorization")
 	c.s.LastAPIKey = x.r.Header.Get("X-Api-Key")
 }

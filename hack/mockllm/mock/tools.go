@@ -10,7 +10,8 @@ import (
 // tool (or the one tool_choice names), with arguments made up from its JSON
 // schema.
 type toolCall struct {
-	id        string
+	id        string // call_... (tool_use's toolu_...)
+	itemID    string // the Responses API's function_call item id, fc_...
 	name      string
 	arguments string // a JSON object
 	pieces    [][]byte
