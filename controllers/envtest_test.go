@@ -374,7 +374,7 @@ func TestEnvPodInjected(t *testing.T) {
 		sidecar.RestartPolicy == nil || *sidecar.RestartPolicy != corev1.ContainerRestartPolicyAlways {
 		t.Errorf("sidecar = %s %s restartPolicy %v", sidecar.Name, sidecar.Image, sidecar.RestartPolicy)
 	}
-	if v, _ := envValue(pod.Spec.Containers[0], OpenAIBaseURLEnv); v != OpenAIBaseURL {
+	if v := envValue(pod.Spec.Containers[0], OpenAIBaseURLEnv); v != OpenAIBaseURL {
 		t.Errorf("OPENAI_BASE_URL = %q", v)
 	}
 	if v := findVolume(pod, KeysVolumeName); v == nil || v.Secret == nil || v.Secret.SecretName != "llmroute-inj-keys" {

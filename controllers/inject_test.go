@@ -78,13 +78,13 @@ func emptyDir(name string) corev1.Volume {
 	return corev1.Volume{Name: name, VolumeSource: corev1.VolumeSource{EmptyDir: &corev1.EmptyDirVolumeSource{}}}
 }
 
-func envValue(c corev1.Container, name string) (string, bool) {
+func envValue(c corev1.Container, name string) string {
 	for _, e := range c.Env {
 		if e.Name == name {
-			return e.Value, true
+			return e.Value
 		}
 	}
-	return "", false
+	return ""
 }
 
 func findVolume(pod *corev1.Pod, name string) *corev1.Volume {
@@ -252,8 +252,8 @@ func TestInjectSidecar(t *testing.T) {
 				if !ok {
 					t.Fatalf("unexpected container %q", c.Name)
 				}
-				openai, _ := envValue(c, OpenAIBaseURLEnv)
-				anthropic, _ := envValue(c, AnthropicBaseURLEnv)
+				openai := envValue(c, OpenAIBaseURLEnv)
+				anthropic := envValue(c, AnthropicBaseURLEnv)
 				if openai != want[0] || anthropic != want[1] {
 					t.Errorf("container %q: OPENAI_BASE_URL=%q ANTHROPIC_BASE_URL=%q, want %q %q", c.Name, openai, anthropic, want[0], want[1])
 				}

@@ -437,7 +437,7 @@ func TestReconcileConflict(t *testing.T) {
 	if err := f.client.Delete(context.Background(), foreign); err != nil {
 		t.Fatal(err)
 	}
-	got, err = reconcileRoute(t, f, "chat")
+	got, err = reconcileRoute(t, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -506,7 +506,9 @@ func TestRoutesForSecret(t *testing.T) {
 	}
 }
 
-func reconcileRoute(t *testing.T, f *fixture, name string) (*llmv1alpha1.LLMRoute, error) {
+// reconcileRoute reconciles the route "chat" and reads it back.
+func reconcileRoute(t *testing.T, f *fixture) (*llmv1alpha1.LLMRoute, error) {
+	const name = "chat"
 	t.Helper()
 	_, err := f.r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: testNS, Name: name}})
 	route := &llmv1alpha1.LLMRoute{}
@@ -522,7 +524,7 @@ func TestReconcile(t *testing.T) {
 	f := newFixture(t, nil, route, creds)
 
 	// A new route becomes Ready, with one event saying so.
-	got, err := reconcileRoute(t, f, "chat")
+	got, err := reconcileRoute(t, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -536,7 +538,7 @@ func TestReconcile(t *testing.T) {
 
 	// A steady state: no event, the same status.
 	steady := got.Status
-	got, err = reconcileRoute(t, f, "chat")
+	got, err = reconcileRoute(t, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +553,7 @@ func TestReconcile(t *testing.T) {
 	if err := f.client.Update(ctx, creds); err != nil {
 		t.Fatal(err)
 	}
-	got, err = reconcileRoute(t, f, "chat")
+	got, err = reconcileRoute(t, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -566,7 +568,7 @@ func TestReconcile(t *testing.T) {
 	if err := f.client.Delete(ctx, creds); err != nil {
 		t.Fatal(err)
 	}
-	got, err = reconcileRoute(t, f, "chat")
+	got, err = reconcileRoute(t, f)
 	if err != nil {
 		t.Fatalf("a missing Secret is waited for, not retried: %v", err)
 	}
@@ -578,7 +580,7 @@ func TestReconcile(t *testing.T) {
 	if string(keys.Data["openai"]) != "sk-2" {
 		t.Errorf("keys Secret = %v, want the last good key kept", keys.Data)
 	}
-	if _, err := reconcileRoute(t, f, "chat"); err != nil {
+	if _, err := reconcileRoute(t, f); err != nil {
 		t.Fatal(err)
 	}
 	wantEvents(t, f) // still missing: no new event
@@ -600,7 +602,7 @@ func TestReconcileStaleRoute(t *testing.T) {
 		return c.Get(ctx, key, obj, opts...)
 	}}, route, newSecret("creds", map[string]string{"api-key": "sk"}))
 
-	before, err := reconcileRoute(t, f, "chat")
+	before, err := reconcileRoute(t, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -619,7 +621,7 @@ func TestReconcileStaleRoute(t *testing.T) {
 		t.Error("a status computed from a stale route was written")
 	}
 
-	got, err = reconcileRoute(t, f, "chat")
+	got, err = reconcileRoute(t, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -632,7 +634,7 @@ func TestReconcileStaleRoute(t *testing.T) {
 func TestReconcileStaleStatusAnnouncesOnce(t *testing.T) {
 	route := newRoute("chat", keyed("openai", "creds"))
 	f := newFixture(t, nil, route, newSecret("creds", map[string]string{"api-key": "sk"}))
-	got, err := reconcileRoute(t, f, "chat")
+	got, err := reconcileRoute(t, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -643,7 +645,7 @@ func TestReconcileStaleStatusAnnouncesOnce(t *testing.T) {
 	if err := f.client.Status().Update(context.Background(), stale); err != nil {
 		t.Fatal(err)
 	}
-	got, err = reconcileRoute(t, f, "chat")
+	got, err = reconcileRoute(t, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -654,7 +656,7 @@ func TestReconcileStaleStatusAnnouncesOnce(t *testing.T) {
 func TestReconcileInvalidSpec(t *testing.T) {
 	route := newRoute("chat", llmv1alpha1.Provider{Name: "compat", Type: llmv1alpha1.ProviderOpenAICompatible})
 	f := newFixture(t, nil, route)
-	got, err := reconcileRoute(t, f, "chat")
+	got, err := reconcileRoute(t, f)
 	if err != nil {
 		t.Fatalf("an invalid spec is not retried: %v", err)
 	}
@@ -678,7 +680,7 @@ func TestReconcileWriteError(t *testing.T) {
 		return c.Create(ctx, obj, opts...)
 	}}
 	f := newFixture(t, failing, route, newSecret("creds", map[string]string{"api-key": "sk"}))
-	got, err := reconcileRoute(t, f, "chat")
+	got, err := reconcileRoute(t, f)
 	if err == nil || !strings.Contains(err.Error(), "quota exceeded") {
 		t.Fatalf("error = %v, want the write error", err)
 	}

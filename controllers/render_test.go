@@ -66,7 +66,8 @@ func TestRenderGolden(t *testing.T) {
 		base := strings.TrimSuffix(file, ".yaml")
 		t.Run(filepath.Base(base), func(t *testing.T) {
 			route := readRoute(t, file)
-			got, golden, other := []byte(nil), base+".want.json", base+".want.err"
+			var got []byte
+			golden, other := base+".want.json", base+".want.err"
 			cfg, err := Render(route)
 			if err != nil {
 				got, golden, other = []byte(err.Error()+"\n"), other, golden

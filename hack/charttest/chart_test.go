@@ -1032,8 +1032,9 @@ func TestNamespacedInstall(t *testing.T) {
 			for _, kind := range []string{"Role", "RoleBinding"} {
 				for _, o := range r.all(kind) {
 					ns := o.namespace()
-					if !(slices.Contains(tc.watched, ns) && o.Metadata.Name == managerRole) &&
-						!(ns == namespace && o.Metadata.Name == leaderElectionRole) {
+					watchedRole := slices.Contains(tc.watched, ns) && o.Metadata.Name == managerRole
+					leaderRole := ns == namespace && o.Metadata.Name == leaderElectionRole
+					if !watchedRole && !leaderRole {
 						t.Errorf("%s %s/%s rendered; want one only in each watched namespace", kind, ns, o.Metadata.Name)
 					}
 				}

@@ -179,7 +179,7 @@ func (c *passCall) RoundTrip(req *http.Request) (*http.Response, error) {
 		if !c.retry(req.Context(), attempt, ra, hasRA) {
 			return resp, nil
 		}
-		io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody)) // keep the connection
+		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody)) // keep the connection
 		resp.Body.Close()
 	}
 }

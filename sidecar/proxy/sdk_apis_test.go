@@ -181,13 +181,13 @@ func TestSDKPassThrough(t *testing.T) {
 		}
 	}
 
-	img, err := oa.Images.Generate(ctx, openai.ImageGenerateParams{Prompt: "a small red square", Model: openai.ImageModelGPTImage1})
+	img, err := oa.Images.Generate(ctx, openai.ImageGenerateParams{Prompt: "a small red square", Model: openai.ImageModel("gpt-image-2.5-flare")})
 	if err != nil || len(img.Data) != 1 || img.Data[0].B64JSON == "" {
 		t.Fatalf("images.generate: %v %v", img, err)
 	}
 	servedBy("images", sdkOpenAIBackend)
 
-	speech, err := oa.Audio.Speech.New(ctx, openai.AudioSpeechNewParams{Model: openai.SpeechModelGPT4oMiniTTS, Input: "hello",
+	speech, err := oa.Audio.Speech.New(ctx, openai.AudioSpeechNewParams{Model: openai.SpeechModel("gpt-4o-mini-tts"), Input: "hello",
 		Voice: openai.AudioSpeechNewParamsVoiceUnion{OfString: openai.String("alloy")}})
 	if err != nil {
 		t.Fatal(err)
@@ -199,7 +199,7 @@ func TestSDKPassThrough(t *testing.T) {
 	}
 
 	clip := bytes.Repeat([]byte{0xff, 0xfb, 0x90, 0x00}, 300_000) // 1.2 MB: streamed through, not held
-	tr, err := oa.Audio.Transcriptions.New(ctx, openai.AudioTranscriptionNewParams{File: openai.File(bytes.NewReader(clip), "clip.mp3", "audio/mpeg"), Model: openai.AudioModelWhisper1})
+	tr, err := oa.Audio.Transcriptions.New(ctx, openai.AudioTranscriptionNewParams{File: openai.File(bytes.NewReader(clip), "clip.mp3", "audio/mpeg"), Model: openai.AudioModel("whisper-1")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -43,7 +43,7 @@ func openAIStream(n int) []byte {
 
 // readEvents parses a stream once, copying the events, so benchmarks time
 // the translation alone.
-func readEvents(tb testing.TB, stream []byte) []sse.Event {
+func readEvents(stream []byte) []sse.Event {
 	r := sse.NewReader(bytes.NewReader(stream))
 	var evs []sse.Event
 	for {
@@ -56,7 +56,7 @@ func readEvents(tb testing.TB, stream []byte) []sse.Event {
 }
 
 func benchmarkStream(b *testing.B, client, backend Format, req string, stream []byte) {
-	evs := readEvents(b, stream)
+	evs := readEvents(stream)
 	out := make([]byte, 0, 256<<10)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -90,7 +90,7 @@ func BenchmarkStreamMessagesFromChat(b *testing.B) {
 // benchmarkDelta times the steady state: one text delta event per op, on a
 // translator whose stream has started.
 func benchmarkDelta(b *testing.B, client, backend Format, req string, stream []byte) {
-	evs := readEvents(b, stream)
+	evs := readEvents(stream)
 	st := startedStream(b, client, backend, req, evs[:4])
 	out := make([]byte, 0, 64<<10)
 	var err error
@@ -160,7 +160,7 @@ func TestStreamEventAllocs(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			evs := readEvents(t, c.stream)
+			evs := readEvents(c.stream)
 			st := startedStream(t, c.client, c.backend, c.req, evs[:4]) // the stream and its text block started
 			out := make([]byte, 0, 64<<10)
 			var err error
@@ -231,7 +231,7 @@ func BenchmarkReadRequest(b *testing.B) {
 
 // BenchmarkIdentityChunk is the cost of relaying one chat chunk as it is.
 func BenchmarkIdentityChunk(b *testing.B) {
-	ev := readEvents(b, openAIStream(1))[1]
+	ev := readEvents(openAIStream(1))[1]
 	st := New(ChatCompletions, ChatCompletions).Stream()
 	out := make([]byte, 0, 4096)
 	b.ReportAllocs()

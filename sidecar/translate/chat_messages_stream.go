@@ -453,7 +453,7 @@ func (t *chatToMessagesStream) finishChunk(dst []byte) []byte {
 
 // readUsage records the counts of a usage object.
 func (t *chatToMessagesStream) readUsage(raw []byte) {
-	t.anthropicStreamUsage.read(raw)
+	t.read(raw)
 	t.usage = t.anthropicStreamUsage.usage()
 }
 

@@ -330,7 +330,7 @@ func appendToolID(dst, tok []byte, k int) []byte {
 }
 
 func (t *messagesToChatStream) readUsage(raw []byte) {
-	t.chatStreamUsage.read(raw)
+	t.read(raw)
 	t.usage = t.chatStreamUsage.usage()
 }
 
