@@ -34,6 +34,7 @@ type tally struct {
 	breakerShut bool // closed again after opening
 	reloaded    bool
 	streamed    bool
+	responses   bool // a Responses API call was served by a fallback during the outage
 
 	// From the sidecar's log: access lines by request id, and events.
 	access map[string]accessLine
@@ -214,21 +215,21 @@ func (d *demo) record(id string, resp *http.Response, took time.Duration) {
 	}
 }
 
-// streamText pulls the text out of one SSE line of either format.
+// streamText pulls the text out of one SSE line of any of the formats: a
+// chat completions chunk, an Anthropic text delta, a Responses text delta.
 func streamText(line string) string {
 	data, ok := strings.CutPrefix(line, "data: ")
 	if !ok {
 		return ""
 	}
 	var ev struct {
+		Type    string `json:"type"`
 		Choices []struct {
 			Delta struct {
 				Content string `json:"content"`
 			} `json:"delta"`
 		} `json:"choices"`
-		Delta struct {
-			Text string `json:"text"`
-		} `json:"delta"`
+		Delta json.RawMessage `json:"delta"`
 	}
 	if json.Unmarshal([]byte(data), &ev) != nil {
 		return ""
@@ -236,7 +237,16 @@ func streamText(line string) string {
 	if len(ev.Choices) > 0 {
 		return ev.Choices[0].Delta.Content
 	}
-	return ev.Delta.Text
+	var text string
+	if ev.Type == "response.output_text.delta" {
+		_ = json.Unmarshal(ev.Delta, &text)
+		return text
+	}
+	var anthropic struct {
+		Text string `json:"text"`
+	}
+	_ = json.Unmarshal(ev.Delta, &anthropic)
+	return anthropic.Text
 }
 
 func (d *demo) sendRequests(ctx context.Context) error {
@@ -267,6 +277,16 @@ func (d *demo) sendRequests(ctx context.Context) error {
 	say("a streamed request during the outage: OpenAI format in, served by Claude, translated back:")
 	if _, _, err := d.call(ctx, "/v1/chat/completions", `{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Say hello"}]}`); err != nil {
 		return err
+	}
+	say("a streamed OpenAI Responses API call (POST /v1/responses) during the outage: served by Claude, translated back:")
+	resp, _, err := d.call(ctx, "/v1/responses", `{"model":"gpt-4o-mini","stream":true,"instructions":"Be brief.","input":"Say hello"}`)
+	if err != nil {
+		return err
+	}
+	if resp.StatusCode == http.StatusOK && resp.Header.Get("x-llmroute-provider") != "openai" {
+		d.tally.mu.Lock()
+		d.tally.responses = true
+		d.tally.mu.Unlock()
 	}
 	before := d.mocks["openai"].Stats().Requests
 	for range 3 {
@@ -388,6 +408,7 @@ func (t *tally) verify() error {
 	check(t.breakerShut, "the circuit breaker never closed again")
 	check(t.reloaded, "the sidecar never reloaded its config")
 	check(t.streamed, "no response was streamed")
+	check(t.responses, "the Responses API call did not survive the outage by fallback")
 	if len(errs) == 0 {
 		fmt.Println("\nOK: every step of the chain worked.")
 	}
