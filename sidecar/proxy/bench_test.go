@@ -6,6 +6,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/go-logr/logr"
 
@@ -65,6 +66,10 @@ func (w *discardWriter) Header() http.Header         { return w.h }
 func (w *discardWriter) Write(p []byte) (int, error) { return len(p), nil }
 func (w *discardWriter) WriteHeader(int)             {}
 func (w *discardWriter) Flush()                      {}
+
+// SetReadDeadline is there as on a real connection's writer, where setting
+// the body's read deadline costs nothing.
+func (w *discardWriter) SetReadDeadline(time.Time) error { return nil }
 
 func BenchmarkProxyChat(b *testing.B) {
 	px, stop := benchProxy(b, mock.Options{CompletionBytes: 1024})

@@ -431,7 +431,7 @@ func (ex *exchange) complete(actx context.Context, up *upstreamCall, resp *http.
 	buf := getBuffer()
 	defer putBuffer(buf)
 	defer ex.releaseHeld(false, true)
-	whole, err := ex.readResponse(buf, resp.Body)
+	whole, err := ex.readResponse(buf, resp.Body, resp.ContentLength)
 	if err != nil {
 		return ex.transportFailure(actx, up, err, t0)
 	}
