@@ -53,6 +53,7 @@ func (c *Config) Default() {
 		if len(p.APIs) == 0 {
 			p.APIs = slices.Clone(DefaultAPIs[p.Type])
 		}
+		p.defaultCredentials()
 		if p.Type == Anthropic && p.AnthropicVersion == "" {
 			p.AnthropicVersion = DefaultAnthropicVersion
 		}

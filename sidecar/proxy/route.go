@@ -245,6 +245,8 @@ func perMinute(n int) *rate.Limiter {
 // editors and `kubectl create secret --from-file` leave around it.
 func readKey(p config.Provider) (string, error) {
 	switch {
+	case len(p.APIKeys) > 0 || p.TokenFile != "" || p.OAuth2ClientCredentials != nil || p.GoogleExternalAccount != nil:
+		return "", fmt.Errorf("provider %q: this sidecar reads apiKeyFile and apiKeyEnv only; its other credential sources are not implemented yet", p.Name)
 	case p.APIKeyFile != "":
 		b, err := os.ReadFile(p.APIKeyFile)
 		if err != nil {
