@@ -62,7 +62,7 @@ func parseFlags(args []string, out *os.File) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("llmroute-sidecar", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&o.config, config.FlagConfig, "", "config file (YAML or JSON); required. It and the API key files it names are watched and reloaded on change")
+	fs.StringVar(&o.config, config.FlagConfig, "", "config file (YAML or JSON); required. It and the credential files it names (keys, tokens, client secrets) are watched and reloaded on change")
 	fs.StringVar(&o.listen, config.FlagListen, config.DefaultListen, "address of the LLM proxy; keep it on loopback so other pods cannot use this pod's keys")
 	fs.StringVar(&o.adminListen, config.FlagAdminListen, ":"+strconv.Itoa(config.DefaultAdminPort), "address of /healthz, /readyz and /metrics (and /debug/providers, which answers loopback only)")
 	fs.StringVar(&o.logFormat, config.FlagLogFormat, config.LogFormats[0], "log format: "+strings.Join(config.LogFormats, " or "))
