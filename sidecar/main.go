@@ -199,7 +199,10 @@ func run(args []string, stderr *os.File) error {
 			log.Error(err, "Config watch stopped: changes will not be reloaded")
 		}
 	}()
-	log.Info("llmroute-sidecar serving", "version", version, "listen", ln.Addr().String(), "admin", adminLn.Addr().String(),
+	// Written at every --log-level: whoever starts the sidecar on port 0
+	// (its tests, the demo, the benchmark) reads the bound addresses here.
+	announce, _ := newLogger(o.logFormat, "info", stderr)
+	announce.Info("llmroute-sidecar serving", "version", version, "listen", ln.Addr().String(), "admin", adminLn.Addr().String(),
 		"providers", len(cfg.Providers), "rules", len(cfg.Rules))
 
 	select {
