@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/osmen-ai/llmroute/hack/mockllm/mock"
+	"github.com/osmen-ai/llmroute/hack/process"
 	"github.com/osmen-ai/llmroute/sidecar/config"
 )
 
@@ -246,7 +247,7 @@ func scenarios(o *Options) []scenario {
 		}},
 		{"connection refused", "nothing listens on the primary's port", "fails fast over to the fallback", func(ctx context.Context, e *faultEnv, c *conds) error {
 			cfg := e.config()
-			dead, err := freeAddr()
+			dead, err := process.FreeAddr()
 			if err != nil {
 				return err
 			}

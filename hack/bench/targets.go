@@ -46,7 +46,7 @@ func warmUp(ctx context.Context, t *Target, n int, untilOK bool, try func() erro
 	if t.warmupFails == n {
 		msg := fmt.Sprintf("%s does not answer the benchmark's requests: %v", t.Label, t.warmupErr)
 		if t.Proc != nil {
-			msg += "\n" + tail(t.Proc.Log(), 1500)
+			msg += "\n" + t.Proc.Tail(1500)
 		}
 		return errors.New(msg)
 	}
