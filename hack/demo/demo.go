@@ -57,7 +57,7 @@ func (d *demo) cleanup() {
 	d.cleanups = nil
 }
 
-const totalSteps = 9
+const totalSteps = 10
 
 func (d *demo) stepf(format string, args ...any) {
 	d.step++
@@ -82,6 +82,7 @@ func (d *demo) run(ctx context.Context) error {
 		d.sendRequests,
 		d.editRoute,
 		d.recover,
+		d.expiringTokens,
 	}
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {

@@ -36,6 +36,8 @@ type tally struct {
 	reloaded    bool
 	streamed    bool
 	responses   bool // a Responses API call was served by a fallback during the outage
+	refreshes   int  // tokens fetched ahead of expiry while calls went on
+	reauthed    bool // a call refused for its token was served with a new one
 
 	// Events from the sidecar's log, as they are written.
 	events []string
@@ -124,10 +126,10 @@ func (d *demo) runSidecar(ctx context.Context, listen string) (*process.Process,
 	})
 }
 
-// expectLog expects a line of the sidecar's log with msg, and with each
+// expectLog expects a line of a sidecar's log with msg, and with each
 // key's value as given (key, value, ...), from now on.
-func (d *demo) expectLog(what, msg string, kv ...string) *process.Expectation {
-	return d.sidecar.Expect(what, func(line string) bool {
+func expectLog(sidecar *process.Process, what, msg string, kv ...string) *process.Expectation {
+	return sidecar.Expect(what, func(line string) bool {
 		f, ok := process.LogFields(line)
 		if !ok || f["msg"] != msg {
 			return false
@@ -143,14 +145,19 @@ func (d *demo) expectLog(what, msg string, kv ...string) *process.Expectation {
 
 const chatRequest = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}`
 
-// call sends one request through the sidecar and prints what happened.
+// call sends one request through the pod's sidecar and prints what happened.
 func (d *demo) call(ctx context.Context, path, body string, headers ...string) (*http.Response, error) {
+	return d.callOn(ctx, d.sidecar, d.proxy, path, body, headers...)
+}
+
+// callOn sends one request through a sidecar and prints what happened.
+func (d *demo) callOn(ctx context.Context, sidecar *process.Process, proxy, path, body string, headers ...string) (*http.Response, error) {
 	d.tally.mu.Lock()
 	d.tally.requests++
 	id := fmt.Sprintf("demo-%d", d.tally.requests)
 	d.tally.mu.Unlock()
-	logged := d.expectLog("the sidecar's access log line of "+id, "Request", "id", id)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+d.proxy+path, strings.NewReader(body))
+	logged := expectLog(sidecar, "the sidecar's access log line of "+id, "Request", "id", id)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+proxy+path, strings.NewReader(body))
 	if err != nil {
 		return nil, err
 	}
@@ -215,8 +222,9 @@ func (d *demo) record(id string, resp *http.Response, l accessLine, took time.Du
 	}
 	retried := false
 	seen := map[string]int{}
-	for _, t := range l.Tries {
-		if seen[t.Provider]++; seen[t.Provider] > 1 {
+	for i, t := range l.Tries {
+		// A call sent again after a 401 carries a refreshed token: not a retry.
+		if seen[t.Provider]++; seen[t.Provider] > 1 && l.Tries[i-1].Status != http.StatusUnauthorized {
 			retried = true
 		}
 	}
@@ -334,7 +342,7 @@ func (d *demo) editRoute(ctx context.Context) error {
 		return err
 	}
 	say("operator re-rendered the ConfigMap: generation %d, configHash %s → %s", nr.Generation, oldHash, nr.Status.ConfigHash)
-	reloaded := d.expectLog(`the sidecar's "Config reloaded" log line`, "Config reloaded")
+	reloaded := expectLog(d.sidecar, `the sidecar's "Config reloaded" log line`, "Config reloaded")
 	if err := d.syncVolumes(ctx); err != nil {
 		return err
 	}
@@ -416,6 +424,8 @@ func (t *tally) verify() error {
 	check(t.reloaded, "the sidecar never reloaded its config")
 	check(t.streamed, "no response was streamed")
 	check(t.responses, "the Responses API call did not survive the outage by fallback")
+	check(t.refreshes >= 2, fmt.Sprintf("the sidecar refreshed the short-lived token %d times over three lifetimes, want at least 2", t.refreshes))
+	check(t.reauthed, "a call refused for its revoked token was not served with a new one")
 	if len(errs) == 0 {
 		fmt.Println("\nOK: every step of the chain worked.")
 	}
