@@ -116,6 +116,14 @@ func TestPoolKeyCoolsDownOn429(t *testing.T) {
 	if st := p.Status(); st.Keys[0].State != CoolingDown || st.Keys[1].State != Usable || st.Err != nil {
 		t.Fatalf("status %+v", st)
 	}
+	// A reload in the meantime keeps the cool-down: the key's value is the same.
+	reloaded, err := Build(cfg, &Set{sources: map[string]Source{"p": p}}, testEnv(clock, 0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st := reloaded.Get("p").Status(); st.Keys[0].State != CoolingDown {
+		t.Fatalf("a reload forgot the cool-down: %+v", st)
+	}
 	if again := p.Answered(ctx, next, Call{Model: "m"}, Answer{Status: http.StatusTooManyRequests}); again != nil {
 		t.Fatalf("every key cooling, yet Answered offered %s", again.Key)
 	}
