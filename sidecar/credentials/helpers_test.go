@@ -193,8 +193,10 @@ func (s *tokens) waitIdle(t *testing.T) {
 func writeFile(t *testing.T, dir, name, content string) string {
 	t.Helper()
 	f := filepath.Join(dir, name)
-	if err := os.WriteFile(f, []byte(content), 0o600); err != nil {
+	if err := writeFileErr(f, content); err != nil {
 		t.Fatal(err)
 	}
 	return f
 }
+
+func writeFileErr(file, content string) error { return os.WriteFile(file, []byte(content), 0o600) }
