@@ -296,7 +296,9 @@ func (s *tokens) Answered(ctx context.Context, c *Credential, _ Call, a Answer) 
 		if next := s.refresh(ctx, t); next != nil {
 			return next
 		}
-		s.markRefused(a.Status)
+		if ctx.Err() == nil { // a caller that left proved nothing
+			s.markRefused(a.Status)
+		}
 	case a.Status == http.StatusForbidden:
 		s.markRefused(a.Status)
 	}

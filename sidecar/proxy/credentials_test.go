@@ -513,3 +513,38 @@ func TestGoogleExternalAccountCalls(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// Calls passed through stay on the pool's first usable key, since what a
+// key creates (files, batches, stored responses) may be visible to it
+// alone; a 429 moves such a call to the next key at once when it can be
+// sent again; a 403 there is about the resource, and sets no key aside.
+func TestPassThroughKeys(t *testing.T) {
+	t.Setenv("LLMROUTE_KEY_A", "sk-a")
+	t.Setenv("LLMROUTE_KEY_B", "sk-b")
+	h := newHarness(t, []upstream{{name: "openai", typ: config.OpenAI, opts: mock.Options{APIKeys: []string{"sk-a", "sk-b"}}}}, func(c *config.Config) {
+		c.Providers[0].APIKeyEnv = ""
+		c.Providers[0].APIKeys = []config.APIKey{{Name: "a", Env: "LLMROUTE_KEY_A"}, {Name: "b", Env: "LLMROUTE_KEY_B", Weight: 5}}
+	})
+	m := h.mocks["openai"]
+	for range 3 {
+		if r := h.do(http.MethodGet, "/v1/files", ""); r.status != 200 || m.Stats().LastAuthorization != "Bearer sk-a" {
+			t.Fatalf("%d with %q", r.status, m.Stats().LastAuthorization)
+		}
+	}
+	if r := h.do(http.MethodGet, "/v1/files", "", "x-mock-status", "403"); r.status != 403 {
+		t.Fatalf("%d %s", r.status, r.body)
+	}
+	if got := counterValue(t, h.px, `llmroute_credential_state{key="a",provider="openai"}`); got != 0 {
+		t.Errorf("a 403 to a call passed through set the key aside: state %v", got)
+	}
+	r := h.do(http.MethodGet, "/v1/files", "", "x-mock-status", "429,200")
+	if r.status != 200 || r.header.Get("X-Llmroute-Attempts") != "2" || m.Stats().LastAuthorization != "Bearer sk-b" {
+		t.Fatalf("after a 429: %d, attempts %s, with %q", r.status, r.header.Get("X-Llmroute-Attempts"), m.Stats().LastAuthorization)
+	}
+	if w := h.recordedWaits(); len(w) != 0 {
+		t.Errorf("switching keys waited: %v", w)
+	}
+	if r := h.do(http.MethodGet, "/v1/files", ""); r.status != 200 || m.Stats().LastAuthorization != "Bearer sk-b" {
+		t.Errorf("while a cools down, b serves: %d with %q", r.status, m.Stats().LastAuthorization)
+	}
+}

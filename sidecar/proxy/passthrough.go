@@ -191,7 +191,13 @@ func (c *passCall) RoundTrip(req *http.Request) (*http.Response, error) {
 		if status >= 400 {
 			ra, hasRA = resilience.RetryAfter(resp.Header, ex.px.now())
 		}
-		next := p.creds.Answered(req.Context(), cred, c.call, credentials.Answer{Status: status, RetryAfter: ra, HasRetryAfter: hasRA})
+		var next *credentials.Credential
+		// Off the LLM APIs a 403 is about the resource (an admin endpoint,
+		// another project's file), not the credential: a pool must not set
+		// its key aside for it.
+		if status != http.StatusForbidden {
+			next = p.creds.Answered(req.Context(), cred, c.call, credentials.Answer{Status: status, RetryAfter: ra, HasRetryAfter: hasRA})
+		}
 		if next != nil && c.replayable() && switches < maxCredentialSwitches {
 			drain(resp)
 			cred, switches = next, switches+1
