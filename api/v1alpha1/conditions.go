@@ -22,8 +22,9 @@ const (
 	// ConditionAccepted says whether the spec renders into a sidecar
 	// configuration that the sidecar's own validation accepts.
 	ConditionAccepted = "Accepted"
-	// ConditionResolvedRefs says whether every apiKeySecretRef names an
-	// existing Secret and key.
+	// ConditionResolvedRefs says whether every Secret key the route
+	// references (apiKeySecretRef, apiKeys, clientSecretRef) exists and can
+	// be sent.
 	ConditionResolvedRefs = "ResolvedRefs"
 	// ConditionReady says whether the rendered ConfigMap and keys Secret are
 	// written and current, so that injected sidecars run this generation.
