@@ -526,7 +526,7 @@ func TestEnvConflictLeavesForeignObjectAlone(t *testing.T) {
 func TestEnvPodGetsCredentialVolumes(t *testing.T) {
 	requireEnv(t)
 	ns := newNamespace(t)
-	route := newRoute("tok", tokened("gateway"), assertion("azure"), google("vertex"), tokenFiled("vault"))
+	route := newRoute("tok", tokened("gateway"), assertion(), google(), tokenFiled("vault"))
 	route.ObjectMeta = metav1.ObjectMeta{Name: "tok", Namespace: ns}
 	if err := k8sClient.Create(testContext(t), route); err != nil {
 		t.Fatal(err)

@@ -96,10 +96,11 @@ func tokened(name string) llmv1alpha1.Provider {
 	}
 }
 
-// assertion is an OAuth2 provider that authenticates with a projected token.
-func assertion(name string) llmv1alpha1.Provider {
+// assertion is an OAuth2 provider, "azure", that authenticates with a
+// projected token.
+func assertion() llmv1alpha1.Provider {
 	return llmv1alpha1.Provider{
-		Name:    name,
+		Name:    "azure",
 		Type:    llmv1alpha1.ProviderOpenAICompatible,
 		BaseURL: "https://contoso.openai.azure.com/openai/v1",
 		OAuth2ClientCredentials: &llmv1alpha1.OAuth2ClientCredentials{
@@ -112,10 +113,11 @@ func assertion(name string) llmv1alpha1.Provider {
 	}
 }
 
-// google is a provider that exchanges a projected token at Google's STS.
-func google(name string) llmv1alpha1.Provider {
+// google is a provider, "vertex", that exchanges a projected token at
+// Google's STS.
+func google() llmv1alpha1.Provider {
 	return llmv1alpha1.Provider{
-		Name:    name,
+		Name:    "vertex",
 		Type:    llmv1alpha1.ProviderOpenAICompatible,
 		BaseURL: "https://us-central1-aiplatform.googleapis.com/v1/projects/p/locations/us-central1/endpoints/openapi",
 		GoogleExternalAccount: &llmv1alpha1.GoogleExternalAccount{

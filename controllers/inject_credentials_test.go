@@ -41,7 +41,7 @@ func sidecarMounts(t *testing.T, pod *corev1.Pod) []corev1.VolumeMount {
 }
 
 func TestInjectCredentialVolumes(t *testing.T) {
-	route := newRoute("chat", tokened("gateway"), keyed("openai", "creds"), assertion("azure"), google("vertex"),
+	route := newRoute("chat", tokened("gateway"), keyed("openai", "creds"), assertion(), google(),
 		tokenFiled("vault"), tokenFiled("vault-2"))
 	pod := newPod(withVolumes(emptyDir("llm-token")))
 	pod.Spec.AutomountServiceAccountToken = new(false)

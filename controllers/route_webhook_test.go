@@ -168,7 +168,7 @@ func TestRouteValidator(t *testing.T) {
 		},
 		{
 			name: "projected ServiceAccount tokens: the author must be allowed to create them",
-			route: newRoute("r", tokened("gateway"), assertion("azure"), google("vertex"),
+			route: newRoute("r", tokened("gateway"), assertion(), google(),
 				llmv1alpha1.Provider{Name: "local", Type: llmv1alpha1.ProviderOllama}),
 			wantAsked: []string{"create serviceaccounts/token"},
 			wantErr: []string{`user "alice" may not create ServiceAccount tokens (spec.providers[0].serviceAccountToken, ` +
