@@ -331,7 +331,7 @@ type Provider struct {
 	// apiKeys are several static keys of the provider. Requests are spread
 	// over the usable keys by weight; a key answered with 429 cools down while
 	// the others serve, and a key answered with 401 or 403 is set aside until
-	// its Secret changes.
+	// its Secret changes (the route's CredentialsHealthy condition names it).
 	// Each Secret key may be listed once.
 	// +optional
 	// +kubebuilder:validation:MinItems=1
@@ -678,8 +678,8 @@ type LLMRouteStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions are Accepted, ResolvedRefs and Ready, each with the
-	// observedGeneration it was computed for.
+	// conditions are Accepted, ResolvedRefs, Ready and CredentialsHealthy,
+	// each with the observedGeneration it was computed for.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -703,6 +703,7 @@ type LLMRouteStatus struct {
 // +kubebuilder:resource:shortName=llmr,categories=llm
 // +kubebuilder:printcolumn:name="Providers",type=integer,JSONPath=`.status.providers`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Credentials",type=string,JSONPath=`.status.conditions[?(@.type=="CredentialsHealthy")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 239",message="metadata.name must be at most 239 characters: the keys Secret llmroute-<name>-keys must fit Kubernetes' 253"
 
