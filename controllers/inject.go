@@ -96,9 +96,10 @@ func InjectSidecar(pod *corev1.Pod, route *llmv1alpha1.LLMRoute, s SidecarSettin
 // route's providers ask for, one file per provider (TokenFilePath), or nil
 // when none does. The kubelet requests each token for the pod's
 // ServiceAccount and audience, and renews it once 80% of its lifetime has
-// passed. The files have KeyFileMode, like the keys; when every container of
-// the pod runs as the same uid the kubelet gives them to that uid, with mode
-// 0600, which the sidecar, running as that uid too, can read.
+// passed. The files have KeyFileMode, owned by root, like the keys; the
+// kubelet makes them 0640 to the pod's fsGroup when it has one, and 0600 to
+// the uid every container runs as when they share one: the sidecar (see
+// sidecarSecurityContext) reads them in each case.
 func tokensVolumeSource(route *llmv1alpha1.LLMRoute) *corev1.ProjectedVolumeSource {
 	var sources []corev1.VolumeProjection
 	for i := range route.Spec.Providers {

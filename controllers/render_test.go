@@ -24,6 +24,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
@@ -293,5 +294,31 @@ func TestAPIKeysFileNames(t *testing.T) {
 		if before[k] != v {
 			t.Errorf("reordering apiKeys renamed %s from %q to %q", k, before[k], v)
 		}
+	}
+}
+
+// TestREADMERoutesRender: every LLMRoute the README shows renders into a
+// config the sidecar accepts, and into a pod whose mounts provide its files.
+func TestREADMERoutesRender(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, m := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllSubmatch(data, -1) {
+		if !bytes.Contains(m[1], []byte("\nkind: LLMRoute\n")) {
+			continue
+		}
+		n++
+		var route llmv1alpha1.LLMRoute
+		if err := yaml.UnmarshalStrict(m[1], &route); err != nil {
+			t.Fatalf("README route %d: %v", n, err)
+		}
+		if _, err := Render(&route); err != nil {
+			t.Errorf("README route %q does not render: %v", route.Name, err)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no LLMRoute in the README")
 	}
 }
