@@ -562,3 +562,48 @@ func TestEnvPodGetsCredentialVolumes(t *testing.T) {
 		t.Errorf("a pod without the token's volume: error = %v", err)
 	}
 }
+
+// TestEnvRotationOfEveryReference: a rotated key of apiKeys and a rotated
+// OAuth2 client secret reach the keys Secret, each under its own file, as
+// apiKeySecretRef's always did.
+func TestEnvRotationOfEveryReference(t *testing.T) {
+	requireEnv(t)
+	ns := newNamespace(t)
+	ctx := testContext(t)
+	team := newSecret("team-keys", map[string]string{"a": "sk-a1", "b": "sk-b1"})
+	sso := newSecret("sso-client", map[string]string{"secret": "cs-1"})
+	for _, s := range []*corev1.Secret{team, sso} {
+		s.Namespace = ns
+		if err := k8sClient.Create(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	route := newRoute("rot", pooled("openai", "team-keys", "a", "b"), clientSecret("sso", "sso-client", "secret"))
+	route.ObjectMeta = metav1.ObjectMeta{Name: "rot", Namespace: ns}
+	if err := k8sClient.Create(ctx, route); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, ns, "rot")
+	if keys, err := keysData(t, ns, "rot"); err != nil ||
+		!mapsEqual(keys, map[string]string{"openai_team-keys_a": "sk-a1", "openai_team-keys_b": "sk-b1", "sso": "cs-1"}) {
+		t.Fatalf("keys Secret = %v, %v", keys, err)
+	}
+
+	team.Data["b"] = []byte("sk-b2")
+	sso.Data["secret"] = []byte("cs-2")
+	for _, s := range []*corev1.Secret{team, sso} {
+		if err := k8sClient.Update(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "the rotated keys in the keys Secret", func() error {
+		keys, err := keysData(t, ns, "rot")
+		if err != nil {
+			return err
+		}
+		if keys["openai_team-keys_b"] != "sk-b2" || keys["sso"] != "cs-2" || keys["openai_team-keys_a"] != "sk-a1" {
+			return fmt.Errorf("keys Secret = %v", keys)
+		}
+		return nil
+	})
+}
