@@ -194,12 +194,23 @@ func run(args []string, stderr *os.File) error {
 	listening.Store(true)
 
 	w := &reload.Watcher{File: o.config, Target: px, Log: log}
+	watchEnded := make(chan struct{})
 	go func() {
+		defer close(watchEnded)
 		if err := w.Run(ctx); err != nil {
 			log.Error(err, "Config watch stopped: changes will not be reloaded")
 		}
 	}()
-	log.Info("llmroute-sidecar serving", "version", version, "listen", ln.Addr().String(), "admin", adminLn.Addr().String(),
+	// Announced once the files are watched, so a change made after the line
+	// is seen.
+	select {
+	case <-w.Ready():
+	case <-watchEnded:
+	}
+	// Written at every --log-level: whoever starts the sidecar on port 0
+	// (its tests, the demo, the benchmark) reads the bound addresses here.
+	announce, _ := newLogger(o.logFormat, "info", stderr)
+	announce.Info("llmroute-sidecar serving", "version", version, "listen", ln.Addr().String(), "admin", adminLn.Addr().String(),
 		"providers", len(cfg.Providers), "rules", len(cfg.Rules))
 
 	select {
