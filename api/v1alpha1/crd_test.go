@@ -340,6 +340,31 @@ func TestDefaultsMatchSidecarConfig(t *testing.T) {
 	}
 }
 
+// The weight the API server gives a key of apiKeys must be the sidecar's
+// default, for the same reason.
+func TestAPIKeyWeightDefaultMatchesSidecarConfig(t *testing.T) {
+	requireAPIServer(t)
+	ctx := testContext(t)
+	route := &llmv1alpha1.LLMRoute{
+		ObjectMeta: metav1.ObjectMeta{Name: "weight-default", Namespace: testNamespace},
+		Spec: llmv1alpha1.LLMRouteSpec{
+			Providers: []llmv1alpha1.Provider{{Name: "gpt", Type: llmv1alpha1.ProviderOpenAI,
+				APIKeys: []llmv1alpha1.APIKey{{SecretRef: llmv1alpha1.SecretKeyRef{Name: "keys", Key: "a"}}}}},
+			Rules: []llmv1alpha1.Rule{{Backends: []string{"gpt"}}},
+		},
+	}
+	if err := create(ctx, route); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), route) })
+	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(route), route); err != nil {
+		t.Fatalf("get: %v", err)
+	}
+	if got := route.Spec.Providers[0].APIKeys[0].Weight; got != config.DefaultAPIKeyWeight {
+		t.Errorf("apiKeys[0].weight = %d, want the sidecar's default %d", got, config.DefaultAPIKeyWeight)
+	}
+}
+
 func TestInvalidRoutesAreRefused(t *testing.T) {
 	requireAPIServer(t)
 	cases := loadCases(t, "invalid")
