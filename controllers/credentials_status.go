@@ -30,6 +30,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	"k8s.io/client-go/tools/events"
@@ -128,8 +129,8 @@ func (r *CredentialsReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 	if err != nil {
 		return ctrl.Result{}, err
 	}
+	r.recordTransition(base, route, c)
 	setCondition(route, llmv1alpha1.ConditionCredentialsHealthy, c.status, c.reason, c.message)
-	r.recordTransition(route, c)
 	if !equality.Semantic.DeepEqual(base.Status, route.Status) {
 		patch := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
 		if err := r.Status().Patch(ctx, route, patch); err != nil {
@@ -374,13 +375,20 @@ type credentialsState struct {
 // record nothing.
 //
 // The state before is the one this process last announced for the route:
-// the cached route can predate the status patch of the check before.
-func (r *CredentialsReconciler) recordTransition(route *llmv1alpha1.LLMRoute, c credentialsCondition) {
+// the cached route can predate the status patch of the check before. A
+// process that announced nothing yet (it just started, or took over as
+// leader) starts from the route's status, so that a restart repeats no event.
+func (r *CredentialsReconciler) recordTransition(base, route *llmv1alpha1.LLMRoute, c credentialsCondition) {
 	now := credentialsState{uid: route.UID, status: c.status, reason: c.reason, findings: c.findings}
 	key := client.ObjectKeyFromObject(route)
 	var was credentialsState
 	if v, ok := r.announced.Load(key); ok && v.(credentialsState).uid == route.UID {
 		was = v.(credentialsState)
+	} else if old := meta.FindStatusCondition(base.Status.Conditions, llmv1alpha1.ConditionCredentialsHealthy); old != nil {
+		was = credentialsState{uid: route.UID, status: old.Status, reason: old.Reason}
+		if old.Message == c.message {
+			was.findings = now.findings
+		}
 	}
 	r.announced.Store(key, now)
 	if r.Recorder == nil {

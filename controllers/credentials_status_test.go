@@ -464,6 +464,23 @@ func TestCredentialsReconcile(t *testing.T) {
 	wantEvents(t, f.fixture)
 }
 
+// TestCredentialsRestartRepeatsNoEvent: a new leader, or a restarted
+// manager, announced nothing yet; a route whose status already says the key
+// is refused must not get the warning again.
+func TestCredentialsRestartRepeatsNoEvent(t *testing.T) {
+	route := newRoute("chat", pooled("openai", "team-keys", "a", "b"))
+	f := newCredentialsFixture(t, route, runningPod("app-1", "chat", "10.0.0.1"))
+	f.sidecars.set("10.0.0.1", sidecarMetrics(series("openai", "team-keys/a", 0), series("openai", "team-keys/b", 2)))
+	f.reconcile(t)
+	wantEvents(t, f.fixture, "Warning KeyRefused")
+
+	restarted := &CredentialsReconciler{Client: f.client, Recorder: f.recorder, Transport: f.sidecars}
+	if _, err := restarted.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: testNS, Name: "chat"}}); err != nil {
+		t.Fatal(err)
+	}
+	wantEvents(t, f.fixture)
+}
+
 func TestCredentialsReconcileWhichPods(t *testing.T) {
 	notStarted := runningPod("not-started", "chat", "10.0.1.2")
 	notStarted.Status.InitContainerStatuses[0].Started = new(false)
