@@ -176,6 +176,16 @@ func newTestTokens(t *testing.T, env *Env, e *fakeEndpoint) *tokens {
 	return s
 }
 
+// fetched waits for the next fetch and for the source to have taken its
+// result in (the token stored, the next fetch scheduled): a test that moves
+// the clock before then races the source.
+func (s *tokens) fetched(t *testing.T, e *fakeEndpoint) string {
+	t.Helper()
+	tok := e.wait(t)
+	s.waitIdle(t)
+	return tok
+}
+
 // waitIdle waits for the fetch under way, if any, to end.
 func (s *tokens) waitIdle(t *testing.T) {
 	s.mu.Lock()

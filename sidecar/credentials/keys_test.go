@@ -294,3 +294,42 @@ func TestSingleSources(t *testing.T) {
 		t.Fatalf("env key: %+v", c)
 	}
 }
+
+// A token file that is not there yet (written by another container of the
+// pod, which waits for the sidecar) leaves the provider unavailable rather
+// than failing the config: a sidecar that would not start would hold up
+// the very container that writes the file. Once it is there it is sent.
+func TestTokenFileNotThereYet(t *testing.T) {
+	dir := t.TempDir()
+	clock := newFakeClock()
+	tok := dir + "/llm.jwt"
+	cfg := &config.Config{Providers: []config.Provider{{Name: "p", Type: config.OpenAICompatible, BaseURL: "http://127.0.0.1:1/v1", TokenFile: tok}}}
+	cfg.Default()
+	set, err := Build(cfg, nil, testEnv(clock, 0))
+	if err != nil {
+		t.Fatalf("a missing token file failed the config: %v", err)
+	}
+	s := set.Get("p")
+	if st := s.Status(); st.Keys[0].State != Unavailable || !errors.Is(st.Err, ErrNoCredential) || !strings.Contains(st.Err.Error(), tok) {
+		t.Fatalf("status %+v", st)
+	}
+	if _, err := s.Pick(context.Background(), Call{}); !errors.Is(err, ErrNoCredential) {
+		t.Fatalf("pick without the file: %v", err)
+	}
+	writeFile(t, dir, "llm.jwt", "jwt-1")
+	if _, err := s.Pick(context.Background(), Call{}); err == nil {
+		t.Fatal("the file was read again within a second: every call would read it")
+	}
+	clock.Advance(time.Second)
+	if c := pick(t, s, ""); c.Value != "Bearer jwt-1" {
+		t.Fatalf("after the file came: %+v", c)
+	}
+	if st := s.Status(); st.Keys[0].State != Usable || st.Err != nil {
+		t.Fatalf("status %+v", st)
+	}
+	// A key file, unlike it, must be there: the config waits for it.
+	cfg.Providers[0].TokenFile, cfg.Providers[0].APIKeyFile = "", dir+"/missing-key"
+	if _, err := Build(cfg, nil, testEnv(clock, 0)); err == nil {
+		t.Error("a missing key file was accepted")
+	}
+}

@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/go-logr/logr"
 
@@ -22,6 +23,12 @@ import (
 // A refusal does not set the credential aside: it is the provider's only
 // one, and its breaker decides when to try it again, as before. The state
 // says it was refused until a call with it succeeds.
+//
+// A token file that cannot be read does not stop the config from loading,
+// unlike a key file: it may be written by another container of the pod
+// after the sidecar starts (a vault agent), which waits for the sidecar.
+// The provider is unavailable until the file is there; the watcher reloads
+// when it appears, and Pick looks again at most once a second meanwhile.
 type single struct {
 	provider string
 	kind     string // KindAPIKey or KindToken
@@ -29,16 +36,20 @@ type single struct {
 	header   string
 	prefix   string // what goes before the value: "Bearer ", or nothing
 	log      logr.Logger
+	clock    Clock
 
-	cur atomic.Pointer[Credential]
+	cur atomic.Pointer[Credential] // nil while a token file cannot be read
 	// refused is shared with the source this one replaced when the
 	// credential did not change, so that a reload does not forget it.
 	refused *atomic.Bool
-	rereads sync.Mutex // one re-read of the file at a time
+
+	rereads  sync.Mutex // one read of the file at a time; guards the fields below
+	readErr  error      // why the token file cannot be read, while cur is nil
+	lastRead time.Time
 }
 
 func newSingle(pc config.Provider, prev Source, env *Env) (*single, error) {
-	s := &single{provider: pc.Name, kind: KindAPIKey, file: pc.APIKeyFile, log: env.Log, refused: new(atomic.Bool)}
+	s := &single{provider: pc.Name, kind: KindAPIKey, file: pc.APIKeyFile, log: env.Log, clock: env.Clock, refused: new(atomic.Bool)}
 	s.header, s.prefix = familyHeader(pc.Type, "")
 	if pc.TokenFile != "" {
 		s.kind, s.file, s.header, s.prefix = KindToken, pc.TokenFile, "Authorization", "Bearer "
@@ -50,14 +61,27 @@ func newSingle(pc config.Provider, prev Source, env *Env) (*single, error) {
 	} else {
 		v, err = readEnv(pc.APIKeyEnv, s.what())
 	}
-	if err != nil {
+	switch {
+	case err != nil && s.kind == KindToken:
+		s.readErr, s.lastRead = err, s.clock.Now()
+		s.log.Info("Token file not readable: the provider is unavailable until it is", "provider", s.provider, "reason", err.Error())
+		return s, nil
+	case err != nil:
 		return nil, err
 	}
 	s.cur.Store(s.credential(v))
-	if p, ok := prev.(*single); ok && p.kind == s.kind && p.header == s.header && p.cur.Load().Value == s.cur.Load().Value {
+	if p, ok := prev.(*single); ok && p.kind == s.kind && p.header == s.header && p.value() == s.value() {
 		s.refused = p.refused
 	}
 	return s, nil
+}
+
+// value is the header value sent, or "" while there is none.
+func (s *single) value() string {
+	if c := s.cur.Load(); c != nil {
+		return c.Value
+	}
+	return ""
 }
 
 func (s *single) what() string {
@@ -71,7 +95,34 @@ func (s *single) credential(v string) *Credential {
 	return &Credential{Header: s.header, Value: s.prefix + v, Key: s.kind}
 }
 
-func (s *single) Pick(context.Context, Call) (*Credential, error) { return s.cur.Load(), nil }
+func (s *single) Pick(context.Context, Call) (*Credential, error) {
+	if c := s.cur.Load(); c != nil {
+		return c, nil
+	}
+	return s.readMissing()
+}
+
+// readMissing reads a token file that could not be read before, at most
+// once a second, and says why there is no token while it still cannot.
+func (s *single) readMissing() (*Credential, error) {
+	s.rereads.Lock()
+	defer s.rereads.Unlock()
+	if c := s.cur.Load(); c != nil {
+		return c, nil
+	}
+	if now := s.clock.Now(); now.Sub(s.lastRead) >= time.Second {
+		s.lastRead = now
+		v, err := readKey(s.file, s.what())
+		if err == nil {
+			c := s.credential(v)
+			s.cur.Store(c)
+			s.log.Info("Token file readable: sending its token", "provider", s.provider)
+			return c, nil
+		}
+		s.readErr = err
+	}
+	return nil, fmt.Errorf("%w: %w", ErrNoCredential, s.readErr)
+}
 
 func (s *single) Answered(_ context.Context, c *Credential, _ Call, a Answer) *Credential {
 	switch {
@@ -114,14 +165,20 @@ func (s *single) reread(c *Credential) *Credential {
 
 func (s *single) Status() Status {
 	st := Status{Kind: s.kind, Keys: []KeyStatus{{Name: s.kind, State: Usable}}}
-	if s.refused.Load() {
+	switch {
+	case s.cur.Load() == nil:
+		st.Keys[0].State = Unavailable
+		s.rereads.Lock()
+		st.Err = fmt.Errorf("%w: %w", ErrNoCredential, s.readErr)
+		s.rereads.Unlock()
+	case s.refused.Load():
 		st.Keys[0].State = Refused
 	}
 	return st
 }
 
 func (s *single) changedFrom(prev Source) []string {
-	if p, ok := prev.(*single); ok && p.cur.Load().Value != s.cur.Load().Value {
+	if p, ok := prev.(*single); ok && p.value() != s.value() {
 		if s.kind == KindToken {
 			return []string{"token"}
 		}

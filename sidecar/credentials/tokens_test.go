@@ -24,7 +24,7 @@ func TestTokenRefreshedAheadOfExpiry(t *testing.T) {
 	e := newFakeEndpoint(time.Hour)
 	for _, jitter := range []float64{0, 0.999} {
 		s := newTestTokens(t, testEnv(clock, jitter), e)
-		first := e.wait(t)
+		first := s.fetched(t, e)
 		c, err := s.Pick(context.Background(), Call{})
 		if err != nil || c.Value != "Bearer "+first || c.Header != "Authorization" || c.Key != KindOAuth2 {
 			t.Fatalf("jitter %v: first pick %+v, %v", jitter, c, err)
@@ -101,7 +101,7 @@ func TestTokenExpiresWhileEndpointDown(t *testing.T) {
 	}
 	e := newFakeEndpoint(100*time.Second, script...)
 	s := newTestTokens(t, testEnv(clock, 0), e)
-	e.wait(t)
+	s.fetched(t, e)
 	start := clock.Now()
 	// advanceTo moves the clock to start+d, through every retry on the way.
 	advanceTo := func(d time.Duration) {
@@ -137,7 +137,7 @@ func TestTokenRefreshedOnce401(t *testing.T) {
 	clock := newFakeClock()
 	e := newFakeEndpoint(time.Hour)
 	s := newTestTokens(t, testEnv(clock, 0), e)
-	first := e.wait(t)
+	first := s.fetched(t, e)
 	c, _ := s.Pick(context.Background(), Call{})
 
 	results := make(chan *Credential, 3)
