@@ -31,31 +31,10 @@ import (
 // LLMRoute webhook checks the references: all through the functions below, so
 // that the config and the pod's mounts cannot disagree.
 
-const (
-	// TokensDir is where the projected ServiceAccount tokens are mounted in
-	// the sidecar: one file per provider that asks for one (TokenFilePath).
-	TokensDir = "/etc/llmroute/tokens"
-	// PodVolumesDir is where the pod's own volumes that tokenFile names are
-	// mounted in the sidecar, each in a directory named after the volume.
-	PodVolumesDir = "/etc/llmroute/volumes"
-)
-
-// TokenFilePath is the file of a provider's projected ServiceAccount token in
-// the sidecar.
-func TokenFilePath(provider string) string { return TokensDir + "/" + provider }
-
-// PodVolumePath is where the pod's volume is mounted in the sidecar.
-func PodVolumePath(volume string) string { return PodVolumesDir + "/" + volume }
-
-// The gauge llmroute_credential_state names a provider's credential by its
-// kind when the provider has one credential, and by the key's name (the
-// secretKeyUse's KeyName) in apiKeys.
-const (
-	credentialKindAPIKey = "apiKey"
-	credentialKindToken  = "token"
-	credentialKindOAuth2 = "oauth2"
-	credentialKindGoogle = "google"
-)
+// The mount paths (config.TokensDir, config.PodVolumesDir) and the key labels
+// of llmroute_credential_state (config.CredentialKind*; a key of apiKeys is
+// labelled with its secretKeyUse's KeyName) are the sidecar's contract, in
+// sidecar/config.
 
 // secretKeyRole is what a referenced Secret key is to its provider.
 type secretKeyRole int
@@ -176,4 +155,6 @@ func tokenExpirationSeconds(t *llmv1alpha1.ServiceAccountToken) int64 {
 }
 
 // tokenFilePath is where a tokenFile credential is read in the sidecar.
-func tokenFilePath(f *llmv1alpha1.TokenFile) string { return PodVolumePath(f.Volume) + "/" + f.Path }
+func tokenFilePath(f *llmv1alpha1.TokenFile) string {
+	return config.PodVolumeDir(f.Volume) + "/" + f.Path
+}

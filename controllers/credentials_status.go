@@ -235,7 +235,7 @@ func routeCredentials(route *llmv1alpha1.LLMRoute) []routeCredential {
 		for _, u := range providerSecretKeys(i, p) {
 			switch u.role {
 			case roleAPIKey:
-				creds = append(creds, routeCredential{provider: p.Name, key: credentialKindAPIKey,
+				creds = append(creds, routeCredential{provider: p.Name, key: config.CredentialKindAPIKey,
 					describe: fmt.Sprintf("the key in Secret %q key %q", u.Ref.Name, u.Ref.Key)})
 			case roleAPIKeys:
 				creds = append(creds, routeCredential{provider: p.Name, key: u.KeyName(),
@@ -244,10 +244,10 @@ func routeCredentials(route *llmv1alpha1.LLMRoute) []routeCredential {
 		}
 		switch {
 		case p.ServiceAccountToken != nil:
-			creds = append(creds, routeCredential{provider: p.Name, key: credentialKindToken, token: true,
+			creds = append(creds, routeCredential{provider: p.Name, key: config.CredentialKindToken, token: true,
 				describe: fmt.Sprintf("the ServiceAccount token for audience %q", p.ServiceAccountToken.Audience)})
 		case p.TokenFile != nil:
-			creds = append(creds, routeCredential{provider: p.Name, key: credentialKindToken, token: true,
+			creds = append(creds, routeCredential{provider: p.Name, key: config.CredentialKindToken, token: true,
 				describe: fmt.Sprintf("the token file %q of volume %q", p.TokenFile.Path, p.TokenFile.Volume)})
 		case p.OAuth2ClientCredentials != nil:
 			o := p.OAuth2ClientCredentials
@@ -257,10 +257,10 @@ func routeCredentials(route *llmv1alpha1.LLMRoute) []routeCredential {
 			} else if o.ClientAssertion != nil {
 				how = fmt.Sprintf(", asserted with the ServiceAccount token for audience %q", o.ClientAssertion.ServiceAccountToken.Audience)
 			}
-			creds = append(creds, routeCredential{provider: p.Name, key: credentialKindOAuth2, token: true,
+			creds = append(creds, routeCredential{provider: p.Name, key: config.CredentialKindOAuth2, token: true,
 				describe: fmt.Sprintf("the OAuth2 token of client %q%s", o.ClientID, how)})
 		case p.GoogleExternalAccount != nil:
-			creds = append(creds, routeCredential{provider: p.Name, key: credentialKindGoogle, token: true,
+			creds = append(creds, routeCredential{provider: p.Name, key: config.CredentialKindGoogle, token: true,
 				describe: fmt.Sprintf("the Google token for %q", p.GoogleExternalAccount.Audience)})
 		}
 	}

@@ -551,7 +551,7 @@ func TestEnvPodGetsCredentialVolumes(t *testing.T) {
 		mounts = append(mounts, m.Name+":"+m.MountPath)
 	}
 	want := []string{ConfigVolumeName + ":" + config.ConfigDir, KeysVolumeName + ":" + config.KeysDir,
-		TokensVolumeName + ":" + TokensDir, "llm-token:" + PodVolumePath("llm-token")}
+		TokensVolumeName + ":" + config.TokensDir, "llm-token:" + config.PodVolumeDir("llm-token")}
 	if !slices.Equal(mounts, want) {
 		t.Errorf("sidecar mounts = %v, want %v", mounts, want)
 	}

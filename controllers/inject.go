@@ -71,10 +71,10 @@ func InjectSidecar(pod *corev1.Pod, route *llmv1alpha1.LLMRoute, s SidecarSettin
 		name := addVolume(pod, TokensVolumeName, src, func(v corev1.Volume) bool {
 			return equality.Semantic.DeepEqual(v.VolumeSource, src)
 		})
-		mounts = append(mounts, corev1.VolumeMount{Name: name, MountPath: TokensDir, ReadOnly: true})
+		mounts = append(mounts, corev1.VolumeMount{Name: name, MountPath: config.TokensDir, ReadOnly: true})
 	}
 	for _, v := range lent {
-		mounts = append(mounts, corev1.VolumeMount{Name: v, MountPath: PodVolumePath(v), ReadOnly: true})
+		mounts = append(mounts, corev1.VolumeMount{Name: v, MountPath: config.PodVolumeDir(v), ReadOnly: true})
 	}
 
 	pod.Spec.InitContainers = append(

@@ -103,8 +103,8 @@ func TestInjectTokensVolumeNameTaken(t *testing.T) {
 	pod := newPod(withVolumes(emptyDir(TokensVolumeName)))
 	mustInject(t, pod, newRoute("chat", tokened("gateway")))
 	mounts := sidecarMounts(t, pod)
-	if got := mounts[len(mounts)-1]; got.Name != TokensVolumeName+"-1" || got.MountPath != TokensDir {
-		t.Errorf("tokens mount = %+v, want %s-1 at %s", got, TokensVolumeName, TokensDir)
+	if got := mounts[len(mounts)-1]; got.Name != TokensVolumeName+"-1" || got.MountPath != config.TokensDir {
+		t.Errorf("tokens mount = %+v, want %s-1 at %s", got, TokensVolumeName, config.TokensDir)
 	}
 	if v := findVolume(pod, TokensVolumeName); v == nil || v.EmptyDir == nil {
 		t.Error("the pod's own volume was replaced")

@@ -47,7 +47,7 @@ const (
 	ConfigVolumeName = "llmroute-config"
 	KeysVolumeName   = "llmroute-keys"
 	// TokensVolumeName names the projected volume of ServiceAccount tokens,
-	// mounted at TokensDir, in pods whose route asks for any.
+	// mounted at config.TokensDir, in pods whose route asks for any.
 	TokensVolumeName = "llmroute-tokens"
 
 	// AdminPortName names the admin port in the sidecar's container spec; the

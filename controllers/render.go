@@ -34,8 +34,8 @@ import (
 // operator accepts is a file the sidecar accepts. It reads nothing but route:
 // a credential is referred to by its file, never by value: a Secret key by its
 // file in the mounted keys Secret (see providerSecretKeys), a projected
-// ServiceAccount token by its file in TokensDir, a token in one of the pod's
-// volumes by its file under PodVolumesDir.
+// ServiceAccount token by its file in config.TokensDir, a token in one of the pod's
+// volumes by its file under config.PodVolumesDir.
 //
 // Fields the spec leaves unset (a route that the API server has not defaulted,
 // as in unit tests) get the sidecar's defaults.
@@ -151,7 +151,7 @@ func renderCredentials(i int, p *llmv1alpha1.Provider, cp *config.Provider) {
 		}
 	}
 	if p.ServiceAccountToken != nil {
-		cp.TokenFile = TokenFilePath(p.Name)
+		cp.TokenFile = config.TokenFile(p.Name)
 	}
 	if p.TokenFile != nil {
 		cp.TokenFile = tokenFilePath(p.TokenFile)
@@ -166,13 +166,13 @@ func renderCredentials(i int, p *llmv1alpha1.Provider, cp *config.Provider) {
 			Params:           maps.Clone(o.Params),
 		}
 		if o.ClientAssertion != nil {
-			cp.OAuth2ClientCredentials.ClientAssertionFile = TokenFilePath(p.Name)
+			cp.OAuth2ClientCredentials.ClientAssertionFile = config.TokenFile(p.Name)
 		}
 	}
 	if g := p.GoogleExternalAccount; g != nil {
 		cp.GoogleExternalAccount = &config.GoogleExternalAccount{
 			Audience:                       g.Audience,
-			SubjectTokenFile:               TokenFilePath(p.Name),
+			SubjectTokenFile:               config.TokenFile(p.Name),
 			TokenURL:                       g.TokenURL,
 			ServiceAccountImpersonationURL: g.ServiceAccountImpersonationURL,
 			Scopes:                         slices.Clone(g.Scopes),

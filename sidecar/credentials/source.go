@@ -145,13 +145,14 @@ type KeyStatus struct {
 	State State  `json:"state"`
 }
 
-// The kinds of source, and the key label of a single credential.
+// The kinds of source, and the key label of a single credential (the
+// operator reads them back, so they are the config package's).
 const (
-	KindAPIKey  = "apiKey"
+	KindAPIKey  = config.CredentialKindAPIKey
 	KindAPIKeys = "apiKeys"
-	KindToken   = "token"
-	KindOAuth2  = "oauth2"
-	KindGoogle  = "google"
+	KindToken   = config.CredentialKindToken
+	KindOAuth2  = config.CredentialKindOAuth2
+	KindGoogle  = config.CredentialKindGoogle
 )
 
 // Errors Pick wraps.
