@@ -85,7 +85,7 @@ test: $(TEST_ENVTEST) vet check-generated helm-lint ## Run every test with -race
 
 FUZZTIME ?= 5s
 # Each fuzz target runs briefly on every 'make test' (go test -fuzz takes one target at a time).
-FUZZ_TARGETS = sidecar/sse:FuzzReader sidecar/translate:FuzzReadRequest sidecar/translate:FuzzChatToMessagesRequest sidecar/translate:FuzzMessagesToChatRequest sidecar/translate:FuzzStreamEvents sidecar/translate:FuzzResponses
+FUZZ_TARGETS = sidecar/sse:FuzzReader sidecar/translate:FuzzReadRequest sidecar/translate:FuzzChatToMessagesRequest sidecar/translate:FuzzMessagesToChatRequest sidecar/translate:FuzzResponsesToChatRequest sidecar/translate:FuzzResponsesToMessagesRequest sidecar/translate:FuzzStreamEvents sidecar/translate:FuzzResponses
 
 .PHONY: fuzz
 fuzz: ## Run each fuzz target for FUZZTIME (default 5s).
@@ -130,12 +130,14 @@ chart-crd: ## Copy the generated CRD into the Helm chart's crds/.
 .PHONY: helm-lint
 helm-lint: $(HELM) ## Lint the Helm chart and check what it renders with default and CI values.
 	$(HELM) lint --strict $(CHART)
-	@set -e; for f in $(CHART)/ci/*.yaml; do \
-		echo "$(HELM) lint --strict $(CHART) -f $$f"; $(HELM) lint --strict $(CHART) -f $$f; \
-		echo "$(HELM) template llmroute $(CHART) -f $$f"; \
-		$(HELM) template llmroute $(CHART) --namespace llmroute-system -f $$f | grep -q '^kind: MutatingWebhookConfiguration$$'; \
+	@set -e; for f in '' $(CHART)/ci/*.yaml; do \
+		if [ -n "$$f" ]; then echo "$(HELM) lint --strict $(CHART) -f $$f"; $(HELM) lint --strict $(CHART) -f $$f; fi; \
+		echo "$(HELM) template llmroute $(CHART) --namespace llmroute-system $${f:+-f $$f}"; \
+		out=$$($(HELM) template llmroute $(CHART) --namespace llmroute-system $${f:+-f $$f}); \
+		for k in MutatingWebhookConfiguration ValidatingWebhookConfiguration; do \
+			printf '%s\n' "$$out" | grep -q "^kind: $$k\$$" || { echo "$${f:-default values}: no $$k rendered" >&2; exit 1; }; \
+		done; \
 	done
-	$(HELM) template llmroute $(CHART) --namespace llmroute-system | grep -q '^kind: MutatingWebhookConfiguration$$'
 
 KUBECTL ?= kubectl
 

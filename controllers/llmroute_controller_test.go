@@ -157,7 +157,7 @@ func TestResolveKeys(t *testing.T) {
 			providers:  []llmv1alpha1.Provider{keyed("openai", "creds")},
 			secrets:    []client.Object{newSecret("creds", map[string]string{"api-key": "sk-1\nsk-2\n"})},
 			wantStatus: metav1.ConditionFalse, wantReason: llmv1alpha1.ReasonSecretKeyInvalid,
-			wantMsg: []string{`key "api-key" of Secret "creds" in namespace "agents" (provider "openai") holds a line break`, "HTTP header"},
+			wantMsg: []string{`key "api-key" of Secret "creds" in namespace "agents" (provider "openai", spec.providers[0].apiKeySecretRef) holds a line break`, "HTTP header"},
 		},
 		{
 			name:       "a control character",
@@ -179,6 +179,40 @@ func TestResolveKeys(t *testing.T) {
 			secrets:    []client.Object{newSecret("creds", map[string]string{"api-key": "sk-\u200b1"})},
 			wantStatus: metav1.ConditionFalse, wantReason: llmv1alpha1.ReasonSecretKeyInvalid,
 			wantMsg: []string{"holds a non-ASCII character"},
+		},
+		{
+			name:       "several keys and a client secret, each under its own file",
+			providers:  []llmv1alpha1.Provider{pooled("pool", "keys", "a", "b"), clientSecret("sso", "keys", "a"), keyed("openai", "creds")},
+			secrets:    []client.Object{newSecret("keys", map[string]string{"a": "k-a", "b": "k-b"}), newSecret("creds", map[string]string{"api-key": "sk"})},
+			wantStatus: metav1.ConditionTrue, wantReason: llmv1alpha1.ReasonSecretsResolved,
+			wantKeys: map[string]string{"pool_keys_a": "k-a", "pool_keys_b": "k-b", "sso": "k-a", "openai": "sk"},
+			wantMsg:  []string{"Resolved 4 Secret keys"},
+		},
+		{
+			name:       "a key of apiKeys missing: named with its field",
+			providers:  []llmv1alpha1.Provider{pooled("pool", "keys", "a", "b")},
+			secrets:    []client.Object{newSecret("keys", map[string]string{"a": "k-a"})},
+			wantStatus: metav1.ConditionFalse, wantReason: llmv1alpha1.ReasonSecretKeyMissing,
+			wantMsg: []string{`Secret "keys" in namespace "agents" has no key "b" (provider "pool", spec.providers[0].apiKeys[1].secretRef)`},
+		},
+		{
+			name:       "a client secret's Secret missing",
+			providers:  []llmv1alpha1.Provider{clientSecret("sso", "sso-client", "secret")},
+			wantStatus: metav1.ConditionFalse, wantReason: llmv1alpha1.ReasonSecretNotFound,
+			wantMsg: []string{`Secret "sso-client" not found in namespace "agents" (provider "sso", key "secret", spec.providers[0].oauth2ClientCredentials.clientSecretRef)`},
+		},
+		{
+			name:       "a key of apiKeys holds a line break",
+			providers:  []llmv1alpha1.Provider{pooled("pool", "keys", "a")},
+			secrets:    []client.Object{newSecret("keys", map[string]string{"a": "k\nx"})},
+			wantStatus: metav1.ConditionFalse, wantReason: llmv1alpha1.ReasonSecretKeyInvalid,
+			wantMsg: []string{`key "a" of Secret "keys" in namespace "agents" (provider "pool", spec.providers[0].apiKeys[0].secretRef) holds a line break`},
+		},
+		{
+			name:       "a token source references no Secret",
+			providers:  []llmv1alpha1.Provider{tokened("gateway")},
+			wantStatus: metav1.ConditionTrue, wantReason: llmv1alpha1.ReasonSecretsResolved,
+			wantKeys: map[string]string{},
 		},
 		{
 			name:       "every problem reported, a missing Secret gives the reason",
@@ -437,7 +471,7 @@ func TestReconcileConflict(t *testing.T) {
 	if err := f.client.Delete(context.Background(), foreign); err != nil {
 		t.Fatal(err)
 	}
-	got, err = reconcileRoute(t, f, "chat")
+	got, err = reconcileRoute(t, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -493,7 +527,12 @@ func TestRoutesForSecret(t *testing.T) {
 	r3 := newRoute("r3", keyed("a", "own"))
 	elsewhere := newRoute("r4", keyed("a", "shared"))
 	elsewhere.Namespace = "elsewhere"
-	f := newFixture(t, nil, r1, r2, r3, elsewhere)
+	// Every kind of reference counts: a rotated key of apiKeys or a
+	// rotated client secret must reach the keys Secret too.
+	r5 := newRoute("r5", pooled("a", "own", "k1"), pooled("b", "shared", "k1", "k2"))
+	r6 := newRoute("r6", clientSecret("a", "shared", "secret"))
+	r7 := newRoute("r7", tokened("a"), clientSecret("b", "own", "secret"))
+	f := newFixture(t, nil, r1, r2, r3, elsewhere, r5, r6, r7)
 
 	reqs := f.r.routesForSecret(context.Background(), newSecret("shared", nil))
 	var got []string
@@ -501,12 +540,14 @@ func TestRoutesForSecret(t *testing.T) {
 		got = append(got, r.String())
 	}
 	slices.Sort(got)
-	if want := []string{"agents/r1", "agents/r2"}; !slices.Equal(got, want) {
+	if want := []string{"agents/r1", "agents/r2", "agents/r5", "agents/r6"}; !slices.Equal(got, want) {
 		t.Errorf("routes for Secret shared = %v, want %v", got, want)
 	}
 }
 
-func reconcileRoute(t *testing.T, f *fixture, name string) (*llmv1alpha1.LLMRoute, error) {
+// reconcileRoute reconciles the route "chat" and reads it back.
+func reconcileRoute(t *testing.T, f *fixture) (*llmv1alpha1.LLMRoute, error) {
+	const name = "chat"
 	t.Helper()
 	_, err := f.r.Reconcile(context.Background(), ctrl.Request{NamespacedName: types.NamespacedName{Namespace: testNS, Name: name}})
 	route := &llmv1alpha1.LLMRoute{}
@@ -522,7 +563,7 @@ func TestReconcile(t *testing.T) {
 	f := newFixture(t, nil, route, creds)
 
 	// A new route becomes Ready, with one event saying so.
-	got, err := reconcileRoute(t, f, "chat")
+	got, err := reconcileRoute(t, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -536,7 +577,7 @@ func TestReconcile(t *testing.T) {
 
 	// A steady state: no event, the same status.
 	steady := got.Status
-	got, err = reconcileRoute(t, f, "chat")
+	got, err = reconcileRoute(t, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -551,7 +592,7 @@ func TestReconcile(t *testing.T) {
 	if err := f.client.Update(ctx, creds); err != nil {
 		t.Fatal(err)
 	}
-	got, err = reconcileRoute(t, f, "chat")
+	got, err = reconcileRoute(t, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -566,7 +607,7 @@ func TestReconcile(t *testing.T) {
 	if err := f.client.Delete(ctx, creds); err != nil {
 		t.Fatal(err)
 	}
-	got, err = reconcileRoute(t, f, "chat")
+	got, err = reconcileRoute(t, f)
 	if err != nil {
 		t.Fatalf("a missing Secret is waited for, not retried: %v", err)
 	}
@@ -578,7 +619,7 @@ func TestReconcile(t *testing.T) {
 	if string(keys.Data["openai"]) != "sk-2" {
 		t.Errorf("keys Secret = %v, want the last good key kept", keys.Data)
 	}
-	if _, err := reconcileRoute(t, f, "chat"); err != nil {
+	if _, err := reconcileRoute(t, f); err != nil {
 		t.Fatal(err)
 	}
 	wantEvents(t, f) // still missing: no new event
@@ -600,7 +641,7 @@ func TestReconcileStaleRoute(t *testing.T) {
 		return c.Get(ctx, key, obj, opts...)
 	}}, route, newSecret("creds", map[string]string{"api-key": "sk"}))
 
-	before, err := reconcileRoute(t, f, "chat")
+	before, err := reconcileRoute(t, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -619,7 +660,7 @@ func TestReconcileStaleRoute(t *testing.T) {
 		t.Error("a status computed from a stale route was written")
 	}
 
-	got, err = reconcileRoute(t, f, "chat")
+	got, err = reconcileRoute(t, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -632,7 +673,7 @@ func TestReconcileStaleRoute(t *testing.T) {
 func TestReconcileStaleStatusAnnouncesOnce(t *testing.T) {
 	route := newRoute("chat", keyed("openai", "creds"))
 	f := newFixture(t, nil, route, newSecret("creds", map[string]string{"api-key": "sk"}))
-	got, err := reconcileRoute(t, f, "chat")
+	got, err := reconcileRoute(t, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -643,7 +684,7 @@ func TestReconcileStaleStatusAnnouncesOnce(t *testing.T) {
 	if err := f.client.Status().Update(context.Background(), stale); err != nil {
 		t.Fatal(err)
 	}
-	got, err = reconcileRoute(t, f, "chat")
+	got, err = reconcileRoute(t, f)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -654,7 +695,7 @@ func TestReconcileStaleStatusAnnouncesOnce(t *testing.T) {
 func TestReconcileInvalidSpec(t *testing.T) {
 	route := newRoute("chat", llmv1alpha1.Provider{Name: "compat", Type: llmv1alpha1.ProviderOpenAICompatible})
 	f := newFixture(t, nil, route)
-	got, err := reconcileRoute(t, f, "chat")
+	got, err := reconcileRoute(t, f)
 	if err != nil {
 		t.Fatalf("an invalid spec is not retried: %v", err)
 	}
@@ -678,7 +719,7 @@ func TestReconcileWriteError(t *testing.T) {
 		return c.Create(ctx, obj, opts...)
 	}}
 	f := newFixture(t, failing, route, newSecret("creds", map[string]string{"api-key": "sk"}))
-	got, err := reconcileRoute(t, f, "chat")
+	got, err := reconcileRoute(t, f)
 	if err == nil || !strings.Contains(err.Error(), "quota exceeded") {
 		t.Fatalf("error = %v, want the write error", err)
 	}

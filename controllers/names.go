@@ -16,6 +16,8 @@ limitations under the License.
 
 package controllers
 
+import "github.com/osmen-ai/llmroute/sidecar/config"
+
 // The names below are the contract between the operator, the pods it injects
 // and their users: users write the label and the annotation, the sidecar is
 // started with the paths and ports, and the rendered objects carry the names.
@@ -35,23 +37,19 @@ const (
 	// SidecarCommand is the sidecar binary in the operator's image.
 	SidecarCommand = "/llmroute-sidecar"
 
-	// ConfigDir is where the rendered ConfigMap is mounted in the sidecar.
-	ConfigDir = "/etc/llmroute/config"
-	// ConfigKey is the ConfigMap key, and so the file name, of the sidecar configuration.
-	ConfigKey = "config.json"
-	// ConfigFile is the path the sidecar reads its configuration from.
-	ConfigFile = ConfigDir + "/" + ConfigKey
-	// KeysDir is where the rendered keys Secret is mounted in the sidecar: one
-	// file per provider name.
-	KeysDir = "/etc/llmroute/keys"
+	// ConfigKey is the ConfigMap key, and so the file name, of the sidecar
+	// configuration, mounted at config.ConfigDir; the keys Secret is mounted
+	// at config.KeysDir. The sidecar's side of the contract is sidecar/config.
+	ConfigKey = config.ConfigKey
 
 	// ConfigVolumeName and KeysVolumeName name the pod volumes of the two
 	// mounts; when a pod already uses a name for something else, a suffix is added.
 	ConfigVolumeName = "llmroute-config"
 	KeysVolumeName   = "llmroute-keys"
+	// TokensVolumeName names the projected volume of ServiceAccount tokens,
+	// mounted at config.TokensDir, in pods whose route asks for any.
+	TokensVolumeName = "llmroute-tokens"
 
-	// AdminPort serves /healthz, /readyz and /metrics, never proxying.
-	AdminPort = 9089
 	// AdminPortName names the admin port in the sidecar's container spec; the
 	// probes refer to it by this name.
 	AdminPortName = "llmroute-admin"
@@ -66,8 +64,9 @@ const (
 	// sidecarSecurityContext).
 	SidecarUser = 65532
 
-	// KeyFileMode is the mode of the key files in the sidecar: readable by
-	// their owner (root) and group (the pod's fsGroup, or root), no one else.
+	// KeyFileMode is the mode of the key and token files in the sidecar:
+	// readable by their owner (root) and group (the pod's fsGroup, or root),
+	// no one else.
 	KeyFileMode = 0o440
 
 	// ManagedByLabel marks the objects the operator renders.
@@ -76,14 +75,11 @@ const (
 	ManagedByValue = "llmroute"
 )
 
-// ProxyListen is the sidecar's --listen address: loopback only, so that no
-// other pod can spend this pod's credentials. The base URLs point the SDKs at
-// it; the OpenAI SDKs want the /v1 prefix in theirs, the Anthropic SDKs add it
-// themselves.
+// The base URLs point the SDKs at the sidecar's proxy; the OpenAI SDKs want
+// the /v1 prefix in theirs, the Anthropic SDKs add it themselves.
 const (
-	ProxyListen      = "127.0.0.1:8089"
-	OpenAIBaseURL    = "http://" + ProxyListen + "/v1"
-	AnthropicBaseURL = "http://" + ProxyListen
+	OpenAIBaseURL    = "http://" + config.DefaultListen + "/v1"
+	AnthropicBaseURL = "http://" + config.DefaultListen
 )
 
 // ConfigMapName is the name of the ConfigMap rendered for an LLMRoute.
@@ -91,6 +87,3 @@ func ConfigMapName(route string) string { return "llmroute-" + route }
 
 // KeysSecretName is the name of the keys Secret rendered for an LLMRoute.
 func KeysSecretName(route string) string { return "llmroute-" + route + "-keys" }
-
-// KeyFile is the path of a provider's API key file inside the sidecar.
-func KeyFile(provider string) string { return KeysDir + "/" + provider }

@@ -24,6 +24,8 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	"github.com/osmen-ai/llmroute/sidecar/config"
 )
 
 // SidecarSettings are the injector's knobs, one manager flag each. The zero
@@ -45,8 +47,8 @@ type SidecarSettings struct {
 
 // The values the sidecar's command line accepts.
 var (
-	SidecarLogFormats = []string{"json", "text"}
-	SidecarLogLevels  = []string{"debug", "info", "error"}
+	SidecarLogFormats = config.LogFormats
+	SidecarLogLevels  = config.LogLevels
 )
 
 // Validate reports every setting that would give pods a sidecar the API
@@ -80,7 +82,7 @@ func (s SidecarSettings) Validate() error {
 // keeps running (restartPolicy Always). Its startup probe waits for /readyz,
 // and the kubelet starts the next containers only once a sidecar has started,
 // so the app's first LLM call finds the proxy ready.
-func sidecarContainer(s SidecarSettings, configVolume, keysVolume string, sc *corev1.SecurityContext) corev1.Container {
+func sidecarContainer(s SidecarSettings, mounts []corev1.VolumeMount, sc *corev1.SecurityContext) corev1.Container {
 	always := corev1.ContainerRestartPolicyAlways
 	return corev1.Container{
 		Name:            SidecarContainerName,
@@ -88,27 +90,24 @@ func sidecarContainer(s SidecarSettings, configVolume, keysVolume string, sc *co
 		ImagePullPolicy: s.ImagePullPolicy,
 		Command:         []string{SidecarCommand},
 		Args: []string{
-			"--config", ConfigFile,
-			"--listen", ProxyListen,
-			"--admin-listen", ":" + strconv.Itoa(AdminPort),
-			"--log-format", s.LogFormat,
-			"--log-level", s.LogLevel,
+			"--" + config.FlagConfig, config.ConfigFile,
+			"--" + config.FlagListen, config.DefaultListen,
+			"--" + config.FlagAdminListen, ":" + strconv.Itoa(config.DefaultAdminPort),
+			"--" + config.FlagLogFormat, s.LogFormat,
+			"--" + config.FlagLogLevel, s.LogLevel,
 		},
 		// The proxy port is not declared: it listens on loopback only.
 		Ports: []corev1.ContainerPort{{
 			Name:          AdminPortName,
-			ContainerPort: AdminPort,
+			ContainerPort: config.DefaultAdminPort,
 			Protocol:      corev1.ProtocolTCP,
 		}},
-		RestartPolicy:  &always,
-		StartupProbe:   httpProbe("/readyz", 1, 30),
-		ReadinessProbe: httpProbe("/readyz", 5, 3),
-		LivenessProbe:  httpProbe("/healthz", 10, 3),
-		Resources:      *s.Resources.DeepCopy(),
-		VolumeMounts: []corev1.VolumeMount{
-			{Name: configVolume, MountPath: ConfigDir, ReadOnly: true},
-			{Name: keysVolume, MountPath: KeysDir, ReadOnly: true},
-		},
+		RestartPolicy:            &always,
+		StartupProbe:             httpProbe("/readyz", 1, 30),
+		ReadinessProbe:           httpProbe("/readyz", 5, 3),
+		LivenessProbe:            httpProbe("/healthz", 10, 3),
+		Resources:                *s.Resources.DeepCopy(),
+		VolumeMounts:             mounts,
 		SecurityContext:          sc,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}

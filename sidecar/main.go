@@ -14,6 +14,8 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"slices"
+	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
@@ -60,11 +62,11 @@ func parseFlags(args []string, out *os.File) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("llmroute-sidecar", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&o.config, "config", "", "config file (YAML or JSON); required. It and the API key files it names are watched and reloaded on change")
-	fs.StringVar(&o.listen, "listen", "127.0.0.1:8089", "address of the LLM proxy; keep it on loopback so other pods cannot use this pod's keys")
-	fs.StringVar(&o.adminListen, "admin-listen", ":9089", "address of /healthz, /readyz, /metrics and /debug/providers")
-	fs.StringVar(&o.logFormat, "log-format", "json", "log format: json or text")
-	fs.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info or error (debug adds fallback and retry details)")
+	fs.StringVar(&o.config, config.FlagConfig, "", "config file (YAML or JSON); required. It and the credential files it names (keys, tokens, client secrets) are watched and reloaded on change")
+	fs.StringVar(&o.listen, config.FlagListen, config.DefaultListen, "address of the LLM proxy; keep it on loopback so other pods cannot use this pod's keys")
+	fs.StringVar(&o.adminListen, config.FlagAdminListen, ":"+strconv.Itoa(config.DefaultAdminPort), "address of /healthz, /readyz and /metrics (and /debug/providers, which answers loopback only)")
+	fs.StringVar(&o.logFormat, config.FlagLogFormat, config.LogFormats[0], "log format: "+strings.Join(config.LogFormats, " or "))
+	fs.StringVar(&o.logLevel, config.FlagLogLevel, config.LogLevels[0], "log level: "+strings.Join(config.LogLevels, ", ")+" (debug adds fallback and retry details)")
 	fs.Int64Var(&o.maxBodyBytes, "max-body-bytes", proxy.DefaultMaxBodyBytes, "largest request body accepted (larger requests get 413), and largest response held for a retry or a translation (larger ones are relayed as they arrive)")
 	fs.Int64Var(&o.maxBufferedBytes, "max-buffered-bytes", proxy.DefaultMaxBufferedBytes, "bytes held in buffers across all requests at once; over it requests get 503 with Retry-After")
 	fs.IntVar(&o.maxConnections, "max-connections", 1024, "connections the proxy listener accepts at once; more wait to be accepted")
@@ -96,8 +98,8 @@ func parseFlags(args []string, out *os.File) (options, error) {
 	if o.maxConnections < 1 {
 		return o, fmt.Errorf("--max-connections must be at least 1, not %d", o.maxConnections)
 	}
-	if o.logFormat != "json" && o.logFormat != "text" {
-		return o, fmt.Errorf("--log-format must be json or text, not %q", o.logFormat)
+	if !slices.Contains(config.LogFormats, o.logFormat) {
+		return o, fmt.Errorf("--%s must be %s, not %q", config.FlagLogFormat, strings.Join(config.LogFormats, " or "), o.logFormat)
 	}
 	return o, nil
 }
@@ -112,7 +114,7 @@ func newLogger(format, level string, out *os.File) (logr.Logger, error) {
 	case "error":
 		lvl = slog.LevelError
 	default:
-		return logr.Logger{}, fmt.Errorf("--log-level must be debug, info or error, not %q", level)
+		return logr.Logger{}, fmt.Errorf("--%s must be one of %s, not %q", config.FlagLogLevel, strings.Join(config.LogLevels, ", "), level)
 	}
 	opts := &slog.HandlerOptions{Level: lvl}
 	var h slog.Handler = slog.NewJSONHandler(out, opts)
@@ -192,12 +194,23 @@ func run(args []string, stderr *os.File) error {
 	listening.Store(true)
 
 	w := &reload.Watcher{File: o.config, Target: px, Log: log}
+	watchEnded := make(chan struct{})
 	go func() {
+		defer close(watchEnded)
 		if err := w.Run(ctx); err != nil {
 			log.Error(err, "Config watch stopped: changes will not be reloaded")
 		}
 	}()
-	log.Info("llmroute-sidecar serving", "version", version, "listen", ln.Addr().String(), "admin", adminLn.Addr().String(),
+	// Announced once the files are watched, so a change made after the line
+	// is seen.
+	select {
+	case <-w.Ready():
+	case <-watchEnded:
+	}
+	// Written at every --log-level: whoever starts the sidecar on port 0
+	// (its tests, the demo, the benchmark) reads the bound addresses here.
+	announce, _ := newLogger(o.logFormat, "info", stderr)
+	announce.Info("llmroute-sidecar serving", "version", version, "listen", ln.Addr().String(), "admin", adminLn.Addr().String(),
 		"providers", len(cfg.Providers), "rules", len(cfg.Rules))
 
 	select {

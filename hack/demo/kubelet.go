@@ -12,6 +12,7 @@ import (
 	"sigs.k8s.io/controller-runtime/pkg/client"
 
 	"github.com/osmen-ai/llmroute/controllers"
+	"github.com/osmen-ai/llmroute/sidecar/config"
 )
 
 // syncVolumes does what the kubelet does for the pod's two volumes: it
@@ -37,7 +38,7 @@ func (d *demo) syncVolumes(ctx context.Context) error {
 	if err := atomicWrite(keysDir, files); err != nil {
 		return err
 	}
-	cfg := strings.ReplaceAll(cm.Data["config.json"], controllers.KeysDir+"/", keysDir+"/")
+	cfg := strings.ReplaceAll(cm.Data["config.json"], config.KeysDir+"/", keysDir+"/")
 	return atomicWrite(filepath.Join(d.dir, "config"), map[string][]byte{"config.json": []byte(cfg)})
 }
 

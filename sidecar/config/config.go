@@ -63,9 +63,6 @@ var DefaultBaseURL = map[ProviderType]string{
 	LMStudio:  "http://localhost:1234/v1",
 }
 
-// IsOpenAIFamily reports whether the type speaks the OpenAI wire format.
-func (t ProviderType) IsOpenAIFamily() bool { return t != Anthropic }
-
 // API names an LLM API, as a client calls it and as a provider serves it.
 type API string
 
@@ -96,7 +93,7 @@ var DefaultAPIs = map[ProviderType][]API{
 // Serves reports whether the provider serves api natively.
 func (p *Provider) Serves(api API) bool { return slices.Contains(p.APIs, api) }
 
-// needsKey reports whether calls to this type cannot work without an API key.
+// needsKey reports whether calls to this type cannot work without a credential.
 func (t ProviderType) needsKey() bool { return t == OpenAI || t == Anthropic }
 
 // Provider is one upstream API.
@@ -111,8 +108,20 @@ type Provider struct {
 	// The operator points it at the mounted keys Secret.
 	APIKeyFile string `json:"apiKeyFile,omitempty"`
 	// APIKeyEnv names an environment variable holding the API key, for
-	// standalone use. At most one of APIKeyFile and APIKeyEnv is set.
+	// standalone use. A provider sets one credential source at most: see
+	// credentials.go.
 	APIKeyEnv string `json:"apiKeyEnv,omitempty"`
+	// APIKeys are several static keys, spread by weight and health.
+	APIKeys []APIKey `json:"apiKeys,omitempty"`
+	// TokenFile holds a bearer token that something else keeps fresh (a
+	// projected ServiceAccount token, an agent's file); it is re-read when
+	// the file changes.
+	TokenFile string `json:"tokenFile,omitempty"`
+	// OAuth2ClientCredentials obtains and refreshes OAuth 2.0 access tokens.
+	OAuth2ClientCredentials *OAuth2ClientCredentials `json:"oauth2ClientCredentials,omitempty"`
+	// GoogleExternalAccount obtains and refreshes Google access tokens
+	// through workload identity federation.
+	GoogleExternalAccount *GoogleExternalAccount `json:"googleExternalAccount,omitempty"`
 	// APIs are the LLM APIs the provider serves natively. A request of an API
 	// it does not serve is translated to one it does where a translation
 	// exists (Responses to ChatCompletions or Messages, ChatCompletions to

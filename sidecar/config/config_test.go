@@ -61,9 +61,10 @@ func TestParseFullYAML(t *testing.T) {
 		{"catch-all rule", len(c.Rules[1].Models), 0},
 		{"OpenAI serves Responses by default", c.Providers[0].APIs, []API{ChatCompletions, Responses, Completions, Embeddings}},
 		{"Anthropic serves Messages", c.Providers[1].APIs, []API{Messages}},
-		{"apis kept", c.Providers[2].APIs, []API{ChatCompletions, Responses}},
+		{"apis kept", c.Providers[3].APIs, []API{ChatCompletions, Responses}},
+		{"oauth2 client assertion", c.Providers[2].OAuth2ClientCredentials.ClientAssertionType, DefaultClientAssertionType},
 		{"static headers", c.Providers[0].Headers["OpenAI-Organization"], "org-123"},
-		{"insecure kept", c.Providers[2].Insecure, true},
+		{"insecure kept", c.Providers[3].Insecure, true},
 	}
 	for _, tc := range checks {
 		if !reflect.DeepEqual(tc.got, tc.want) {
@@ -127,8 +128,8 @@ func TestParseErrors(t *testing.T) {
 			`providers[1].timeout: must be a positive duration, got -1s`,
 			`providers[2].name: duplicate provider name "c" (also providers[1])`,
 			`providers[2].baseURL: "ftp://x" is not an http(s) URL`,
-			`providers[2].apiKeyFile: set apiKeyFile or apiKeyEnv, not both`,
-			`providers[3].apiKeyFile: type Anthropic needs an API key`,
+			`providers[2]: set one credential source, not 2: [apiKeyFile apiKeyEnv]`,
+			`providers[3].apiKeyFile: type Anthropic needs a credential`,
 			`providers[3].models: model names must not be empty`,
 			`providers[3].requestsPerMinute: must not be negative`,
 			`providers[3].tokensPerMinute: must not be negative`,
@@ -181,6 +182,29 @@ func TestParseErrors(t *testing.T) {
 			`providers[1].headers.bad name: "bad name" is not a valid HTTP header name`,
 			`providers[1].headers.X-Ok: the value must not contain line breaks`,
 		}},
+		{"credentials", `{"providers":[
+			{"name":"a","type":"OpenAI","apiKeyFile":"/k","tokenFile":"/t"},
+			{"name":"b","type":"OpenAI","apiKeys":[{"file":"/k0","env":"K"},{"name":"x","file":"/k1","weight":-1},{"name":"x","env":"K2","weight":1001,"models":["gpt-["]}]},
+			{"name":"c","type":"OpenAI","oauth2ClientCredentials":{"tokenURL":"http://login.example/token","clientSecretFile":"/s","clientAssertionFile":"/a","params":{"scope":"x"}}},
+			{"name":"d","type":"OpenAI","oauth2ClientCredentials":{"tokenURL":"https://u:p@login.example/token","clientID":"id","clientSecretFile":"/s","clientAssertionType":"t"}},
+			{"name":"e","type":"OpenAICompatible","baseURL":"https://vertex.example/v1","googleExternalAccount":{"tokenURL":"ftp://sts"}}],
+			"rules":[{"backends":["a"]}]}`, []string{
+			`providers[0]: set one credential source, not 2: [apiKeyFile tokenFile]`,
+			`providers[1].apiKeys[0]: set file or env, one of them`,
+			`providers[1].apiKeys[1].weight: must be between 1 and 1000, got -1`,
+			`providers[1].apiKeys[2].name: duplicate key name "x" (also apiKeys[1])`,
+			`providers[1].apiKeys[2].weight: must be between 1 and 1000, got 1001`,
+			`providers[1].apiKeys[2].models[0]: "gpt-[" is not a valid glob pattern`,
+			`providers[2].oauth2ClientCredentials.tokenURL: http:// would send credentials unencrypted to login.example`,
+			`providers[2].oauth2ClientCredentials.clientID: required`,
+			`providers[2].oauth2ClientCredentials: set clientSecretFile or clientAssertionFile, one of them`,
+			`providers[2].oauth2ClientCredentials.params.scope: is set by the sidecar`,
+			`providers[3].oauth2ClientCredentials.tokenURL: must not contain user information`,
+			`providers[3].oauth2ClientCredentials.clientAssertionType: only means something with clientAssertionFile`,
+			`providers[4].googleExternalAccount.audience: required`,
+			`providers[4].googleExternalAccount.subjectTokenFile: required`,
+			`providers[4].googleExternalAccount.tokenURL: "ftp://sts" is not an http(s) URL`,
+		}},
 		{"timeouts and rate limit", base + `,"timeouts":{"request":"-5s","streamIdle":"-1ms"},"rateLimit":{"requestsPerSecond":-1,"burst":-3}}`, []string{
 			"timeouts.request: must be a positive duration, got -5s",
 			"timeouts.streamIdle: must be a positive duration",
@@ -217,6 +241,35 @@ func tooMany() string {
 	}
 	b.WriteString(`],"rules":[{"backends":["pa"]}]}`)
 	return b.String()
+}
+
+// Credential defaults: key names and weights, the assertion type, Google's
+// STS endpoint and scope.
+func TestCredentialDefaults(t *testing.T) {
+	c, err := Parse([]byte(`{"providers":[
+		{"name":"a","type":"OpenAI","apiKeys":[{"file":"/k0"},{"name":"openai-2/api-key","env":"K","weight":3}]},
+		{"name":"b","type":"OpenAI","oauth2ClientCredentials":{"tokenURL":"https://login.example/token","clientID":"id","clientAssertionFile":"/var/run/token"}},
+		{"name":"c","type":"OpenAICompatible","baseURL":"https://vertex.example/v1","googleExternalAccount":{"audience":"//iam.googleapis.com/x","subjectTokenFile":"/var/run/token"}}],
+		"rules":[{"backends":["a"]}]}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	keys := c.Providers[0].APIKeys
+	if keys[0].Name != "0" || keys[0].Weight != 1 || keys[1].Name != "openai-2/api-key" || keys[1].Weight != 3 {
+		t.Errorf("keys %+v", keys)
+	}
+	if got := c.Providers[1].OAuth2ClientCredentials.ClientAssertionType; got != DefaultClientAssertionType {
+		t.Errorf("assertion type %q", got)
+	}
+	g := c.Providers[2].GoogleExternalAccount
+	if g.TokenURL != DefaultGoogleSTSURL || g.SubjectTokenType != DefaultSubjectTokenType || len(g.Scopes) != 1 || g.Scopes[0] != DefaultGoogleScope {
+		t.Errorf("google %+v", g)
+	}
+	for _, p := range c.Providers {
+		if !p.HasCredential() {
+			t.Errorf("%s: no credential", p.Name)
+		}
+	}
 }
 
 func TestParseNeverPrintsURLSecrets(t *testing.T) {

@@ -6,8 +6,8 @@ import (
 	"time"
 )
 
-// Defaults, as the seed plan has them: 3 attempts waiting 2 s then 4 s
-// (capped at 10 s), and a breaker that opens after 5 failures in a row.
+// Defaults: 3 attempts waiting 2 s then 4 s (capped at 10 s), and a
+// breaker that opens after 5 failures in a row.
 const (
 	DefaultProviderTimeout     = 60 * time.Second
 	DefaultAttempts            = 3
@@ -53,6 +53,7 @@ func (c *Config) Default() {
 		if len(p.APIs) == 0 {
 			p.APIs = slices.Clone(DefaultAPIs[p.Type])
 		}
+		p.defaultCredentials()
 		if p.Type == Anthropic && p.AnthropicVersion == "" {
 			p.AnthropicVersion = DefaultAnthropicVersion
 		}

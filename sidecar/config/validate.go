@@ -86,12 +86,7 @@ func (v *validator) providers(ps []Provider) {
 		v.baseURL(f, p)
 		v.apis(f, p)
 		v.headers(f, p.Headers)
-		if p.APIKeyFile != "" && p.APIKeyEnv != "" {
-			v.add(f+".apiKeyFile", "set apiKeyFile or apiKeyEnv, not both")
-		}
-		if p.Type.needsKey() && p.APIKeyFile == "" && p.APIKeyEnv == "" {
-			v.add(f+".apiKeyFile", "type %s needs an API key: set apiKeyFile or apiKeyEnv", p.Type)
-		}
+		v.credentials(f, p)
 		v.positive(f+".timeout", p.Timeout)
 		for from, to := range p.Models {
 			if from == "" || to == "" {
@@ -125,8 +120,7 @@ func (v *validator) baseURL(f string, p Provider) {
 	case u.Fragment != "" || strings.HasSuffix(p.BaseURL, "#"):
 		v.add(f+".baseURL", "must not contain a fragment (#...)")
 	}
-	hasKey := p.APIKeyFile != "" || p.APIKeyEnv != ""
-	if u.Scheme == "http" && hasKey && !p.Insecure && !LocalHost(u.Hostname()) {
+	if u.Scheme == "http" && p.HasCredential() && !p.Insecure && !LocalHost(u.Hostname()) {
 		v.add(f+".baseURL", "http:// would send the API key unencrypted to %s: use https://, or set insecure: true to allow it", u.Hostname())
 	}
 }

@@ -10,6 +10,7 @@ import (
 	"net/http/httptest"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,6 +31,8 @@ type harness struct {
 
 	mu    sync.Mutex
 	waits []time.Duration
+
+	sent, handled atomic.Int64 // requests sent by do and handled by the proxy
 }
 
 type syncBuffer struct {
@@ -110,10 +113,34 @@ func newHarness(t *testing.T, ups []upstream, edit func(*config.Config)) *harnes
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.px = px
-	h.srv = httptest.NewServer(px)
-	t.Cleanup(h.srv.Close)
+	t.Cleanup(px.Close)
+	h.serve(px)
 	return h
+}
+
+// serve starts the test server in front of px. It counts the requests whose
+// handler has returned, so that a client call can wait for its access log
+// line: a streamed or flushed answer reaches the client before the handler's
+// deferred log line is written.
+func (h *harness) serve(px *Proxy) {
+	h.px = px
+	h.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		defer h.handled.Add(1)
+		px.ServeHTTP(w, r)
+	}))
+	h.t.Cleanup(h.srv.Close)
+}
+
+// waitHandled waits until every request sent has been handled to its end.
+func (h *harness) waitHandled() {
+	h.t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for h.handled.Load() < h.sent.Load() {
+		if time.Now().After(deadline) {
+			h.t.Fatalf("%d requests sent, %d handled after 10 s", h.sent.Load(), h.handled.Load())
+		}
+		time.Sleep(time.Millisecond)
+	}
 }
 
 func (h *harness) recordedWaits() []time.Duration {
@@ -173,12 +200,15 @@ func (h *harness) doContext(ctx context.Context, method, path, body string, head
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
+	h.sent.Add(1)
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
+		h.waitHandled()
 		return response{status: -1, body: err.Error()}
 	}
-	defer resp.Body.Close()
 	b, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	h.waitHandled()
 	return response{status: resp.StatusCode, header: resp.Header, body: string(b)}
 }
 

@@ -83,8 +83,15 @@ func (ex *exchange) shed() {
 
 // readResponse reads a success body into buf while it fits the response
 // limit (--max-body-bytes) and the memory budget. whole is false when it did
-// not: buf holds what was read, and the rest is still in the body.
-func (ex *exchange) readResponse(buf *bytes.Buffer, body io.Reader) (whole bool, err error) {
+// not: buf holds what was read, and the rest is still in the body. A body of
+// known length is held at once; one of unknown length, step by step.
+func (ex *exchange) readResponse(buf *bytes.Buffer, body io.Reader, length int64) (whole bool, err error) {
+	if length >= 0 && length <= ex.px.maxBody && ex.px.memory.hold(length+bytes.MinRead) {
+		ex.heldResponse += length + bytes.MinRead
+		buf.Grow(int(length) + bytes.MinRead)
+		_, err := buf.ReadFrom(body)
+		return err == nil, err
+	}
 	const step = 64 << 10
 	for {
 		if int64(buf.Len()) >= ex.px.maxBody || !ex.px.memory.hold(step) {

@@ -146,9 +146,7 @@ func newPassHarness(t *testing.T, edit func(*config.Config)) *passHarness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h.px = px
-	h.srv = httptest.NewServer(px)
-	t.Cleanup(h.srv.Close)
+	h.serve(px)
 	ph.harness = h
 	return ph
 }

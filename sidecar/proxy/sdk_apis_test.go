@@ -29,13 +29,23 @@ import (
 // Responses API) and an Anthropic mock, in that fallback order.
 func apiHarness(t *testing.T, openaiFaults mock.Faults) *harness {
 	t.Helper()
+	return fallbackHarness(t, openaiFaults, upstream{name: sdkAnthropicBackend, typ: config.Anthropic})
+}
+
+// fallbackHarness is a proxy in front of an OpenAI mock, then backup.
+func fallbackHarness(t *testing.T, openaiFaults mock.Faults, backup upstream) *harness {
+	t.Helper()
 	return sdkHarness(t, []upstream{
 		{name: sdkOpenAIBackend, typ: config.OpenAI, opts: mock.Options{Faults: openaiFaults}},
-		{name: sdkAnthropicBackend, typ: config.Anthropic},
+		backup,
 	}, func(c *config.Config) {
 		c.Providers[1].DefaultModel = sdkAnthropicModel
 	})
 }
+
+// sdkChatOnlyBackend is an OpenAI-compatible server with chat completions
+// only (the default apis of its type): a Responses call is translated.
+const sdkChatOnlyBackend = "local-mock"
 
 func responsesWeatherTool() responses.ToolUnionParam {
 	return responses.ToolUnionParam{OfFunction: &responses.FunctionToolParam{
@@ -112,13 +122,20 @@ func TestSDKResponses(t *testing.T) {
 	for _, tc := range []struct {
 		name    string
 		faults  mock.Faults
+		backup  config.ProviderType
 		backend string
 	}{
-		{"native", mock.Faults{}, sdkOpenAIBackend},
+		{"native", mock.Faults{}, config.Anthropic, sdkOpenAIBackend},
+		{"fallback to anthropic", mock.Faults{Down: true}, config.Anthropic, sdkAnthropicBackend},
+		{"fallback to a chat-only server", mock.Faults{Down: true}, config.OpenAICompatible, sdkChatOnlyBackend},
 	} {
 		for _, stream := range []bool{false, true} {
 			t.Run(fmt.Sprintf("%s/stream=%v", tc.name, stream), func(t *testing.T) {
-				h := apiHarness(t, tc.faults)
+				backup := upstream{name: sdkAnthropicBackend, typ: tc.backup}
+				if tc.backup != config.Anthropic {
+					backup.name = sdkChatOnlyBackend
+				}
+				h := fallbackHarness(t, tc.faults, backup)
 				first := responsesCall(t, h, stream, responses.ResponseNewParamsInputUnion{OfString: openai.String(sdkQuestion)})
 				if got := first.header.Get("x-llmroute-provider"); got != tc.backend {
 					t.Fatalf("served by %q, want %q", got, tc.backend)
@@ -164,13 +181,13 @@ func TestSDKPassThrough(t *testing.T) {
 		}
 	}
 
-	img, err := oa.Images.Generate(ctx, openai.ImageGenerateParams{Prompt: "a small red square", Model: openai.ImageModelGPTImage1})
+	img, err := oa.Images.Generate(ctx, openai.ImageGenerateParams{Prompt: "a small red square", Model: openai.ImageModel("gpt-image-2.5-flare")})
 	if err != nil || len(img.Data) != 1 || img.Data[0].B64JSON == "" {
 		t.Fatalf("images.generate: %v %v", img, err)
 	}
 	servedBy("images", sdkOpenAIBackend)
 
-	speech, err := oa.Audio.Speech.New(ctx, openai.AudioSpeechNewParams{Model: openai.SpeechModelGPT4oMiniTTS, Input: "hello",
+	speech, err := oa.Audio.Speech.New(ctx, openai.AudioSpeechNewParams{Model: openai.SpeechModel("gpt-4o-mini-tts"), Input: "hello",
 		Voice: openai.AudioSpeechNewParamsVoiceUnion{OfString: openai.String("alloy")}})
 	if err != nil {
 		t.Fatal(err)
@@ -182,7 +199,7 @@ func TestSDKPassThrough(t *testing.T) {
 	}
 
 	clip := bytes.Repeat([]byte{0xff, 0xfb, 0x90, 0x00}, 300_000) // 1.2 MB: streamed through, not held
-	tr, err := oa.Audio.Transcriptions.New(ctx, openai.AudioTranscriptionNewParams{File: openai.File(bytes.NewReader(clip), "clip.mp3", "audio/mpeg"), Model: openai.AudioModelWhisper1})
+	tr, err := oa.Audio.Transcriptions.New(ctx, openai.AudioTranscriptionNewParams{File: openai.File(bytes.NewReader(clip), "clip.mp3", "audio/mpeg"), Model: openai.AudioModel("whisper-1")})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -20,7 +20,7 @@ func retryConfig(jitter bool) config.Retry {
 
 func TestBackoffSeedPlan(t *testing.T) {
 	r := retryConfig(false)
-	// The seed plan: 2 s → 4 s → 8 s, capped at 10 s.
+	// The defaults: 2 s → 4 s → 8 s, capped at 10 s.
 	for n, want := range map[int]time.Duration{1: 2 * time.Second, 2: 4 * time.Second, 3: 8 * time.Second, 4: 10 * time.Second, 9: 10 * time.Second} {
 		if got := Backoff(n, r, func() float64 { t.Fatal("rand used without jitter"); return 0 }); got != want {
 			t.Errorf("retry %d: got %s, want %s", n, got, want)

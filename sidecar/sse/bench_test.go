@@ -72,15 +72,6 @@ func BenchmarkReader(b *testing.B) {
 	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*events), "ns/event")
 }
 
-func BenchmarkAppendEvent(b *testing.B) {
-	data := []byte(`{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" quick"}}`)
-	buf := make([]byte, 0, 256)
-	b.ReportAllocs()
-	for b.Loop() {
-		buf = AppendEvent(buf[:0], "content_block_delta", data)
-	}
-}
-
 func TestReaderAllocsPerEvent(t *testing.T) {
 	stream := openAIStream(200)
 	src := &chunkedReader{}

@@ -1,5 +1,5 @@
-// Package sse reads and writes Server-Sent Events (text/event-stream) as both
-// LLM APIs stream them.
+// Package sse reads Server-Sent Events (text/event-stream) as the LLM APIs
+// stream them.
 //
 // The Reader sits under every streamed response the sidecar proxies, whether
 // or not the response is translated, so it is built to cost nothing per event

@@ -320,38 +320,6 @@ func TestReaderMultiLineAcrossReads(t *testing.T) {
 	}
 }
 
-func TestAppendEvent(t *testing.T) {
-	tests := []struct {
-		name, data, want string
-	}{
-		{"", "x", "data: x\n\n"},
-		{"message_stop", `{"type":"message_stop"}`, "event: message_stop\ndata: {\"type\":\"message_stop\"}\n\n"},
-		{"", "", "data: \n\n"},
-		{"", "a\nb\r\nc\rd", "data: a\ndata: b\ndata: c\ndata: d\n\n"},
-		{"", "a\n", "data: a\ndata: \n\n"},
-		{"evil\ndata: injected", "x", "event: evil\ndata: x\n\n"},
-	}
-	for _, tt := range tests {
-		got := string(AppendEvent(nil, tt.name, []byte(tt.data)))
-		if got != tt.want {
-			t.Errorf("AppendEvent(%q, %q) = %q, want %q", tt.name, tt.data, got, tt.want)
-		}
-		// What AppendEvent writes reads back as the same event.
-		ev, err := NewReader(strings.NewReader(got)).Next()
-		if err != nil {
-			t.Fatal(err)
-		}
-		wantName := tt.name
-		if i := strings.IndexAny(wantName, "\r\n"); i >= 0 {
-			wantName = wantName[:i]
-		}
-		wantData := strings.NewReplacer("\r\n", "\n", "\r", "\n").Replace(tt.data)
-		if ev.Name != wantName || string(ev.Data) != wantData {
-			t.Errorf("read back %q/%q, want %q/%q", ev.Name, ev.Data, wantName, wantData)
-		}
-	}
-}
-
 // FuzzReader checks that the reader never panics, that the Raw bytes of the
 // events it returns are exactly the input they were read from, and that what
 // it leaves behind at a clean end is only blank lines.

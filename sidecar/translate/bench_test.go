@@ -43,7 +43,7 @@ func openAIStream(n int) []byte {
 
 // readEvents parses a stream once, copying the events, so benchmarks time
 // the translation alone.
-func readEvents(tb testing.TB, stream []byte) []sse.Event {
+func readEvents(stream []byte) []sse.Event {
 	r := sse.NewReader(bytes.NewReader(stream))
 	var evs []sse.Event
 	for {
@@ -56,7 +56,7 @@ func readEvents(tb testing.TB, stream []byte) []sse.Event {
 }
 
 func benchmarkStream(b *testing.B, client, backend Format, req string, stream []byte) {
-	evs := readEvents(b, stream)
+	evs := readEvents(stream)
 	out := make([]byte, 0, 256<<10)
 	b.ReportAllocs()
 	b.ResetTimer()
@@ -90,7 +90,7 @@ func BenchmarkStreamMessagesFromChat(b *testing.B) {
 // benchmarkDelta times the steady state: one text delta event per op, on a
 // translator whose stream has started.
 func benchmarkDelta(b *testing.B, client, backend Format, req string, stream []byte) {
-	evs := readEvents(b, stream)
+	evs := readEvents(stream)
 	st := startedStream(b, client, backend, req, evs[:4])
 	out := make([]byte, 0, 64<<10)
 	var err error
@@ -119,12 +119,28 @@ func startedStream(tb testing.TB, client, backend Format, req string, start []ss
 	return st
 }
 
+func BenchmarkStreamResponsesFromMessages(b *testing.B) {
+	benchmarkStream(b, Responses, Messages, `{"model":"gpt-4o","stream":true,"input":"Hi"}`, anthropicStream(200))
+}
+
+func BenchmarkStreamResponsesFromChat(b *testing.B) {
+	benchmarkStream(b, Responses, ChatCompletions, `{"model":"gpt-4o","stream":true,"input":"Hi"}`, openAIStream(200))
+}
+
 func BenchmarkDeltaChatFromMessages(b *testing.B) {
 	benchmarkDelta(b, ChatCompletions, Messages, `{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"messages":[{"role":"user","content":"Hi"}]}`, anthropicStream(4))
 }
 
 func BenchmarkDeltaMessagesFromChat(b *testing.B) {
 	benchmarkDelta(b, Messages, ChatCompletions, `{"model":"claude","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"Hi"}]}`, openAIStream(4))
+}
+
+func BenchmarkDeltaResponsesFromMessages(b *testing.B) {
+	benchmarkDelta(b, Responses, Messages, `{"model":"gpt-4o","stream":true,"input":"Hi"}`, anthropicStream(4))
+}
+
+func BenchmarkDeltaResponsesFromChat(b *testing.B) {
+	benchmarkDelta(b, Responses, ChatCompletions, `{"model":"gpt-4o","stream":true,"input":"Hi"}`, openAIStream(4))
 }
 
 // The per-event path must not allocate once the stream has started.
@@ -139,10 +155,12 @@ func TestStreamEventAllocs(t *testing.T) {
 		{"messages from chat", Messages, ChatCompletions, `{"model":"claude","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"Hi"}]}`, openAIStream(4)},
 		{"chat identity", ChatCompletions, ChatCompletions, `{"model":"gpt-4o","stream":true,"messages":[{"role":"user","content":"Hi"}]}`, openAIStream(4)},
 		{"messages identity", Messages, Messages, `{"model":"claude","max_tokens":10,"stream":true,"messages":[{"role":"user","content":"Hi"}]}`, anthropicStream(4)},
+		{"responses from messages", Responses, Messages, `{"model":"gpt-4o","stream":true,"input":"Hi"}`, anthropicStream(4)},
+		{"responses from chat", Responses, ChatCompletions, `{"model":"gpt-4o","stream":true,"input":"Hi"}`, openAIStream(4)},
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			evs := readEvents(t, c.stream)
+			evs := readEvents(c.stream)
 			st := startedStream(t, c.client, c.backend, c.req, evs[:4]) // the stream and its text block started
 			out := make([]byte, 0, 64<<10)
 			var err error
@@ -213,7 +231,7 @@ func BenchmarkReadRequest(b *testing.B) {
 
 // BenchmarkIdentityChunk is the cost of relaying one chat chunk as it is.
 func BenchmarkIdentityChunk(b *testing.B) {
-	ev := readEvents(b, openAIStream(1))[1]
+	ev := readEvents(openAIStream(1))[1]
 	st := New(ChatCompletions, ChatCompletions).Stream()
 	out := make([]byte, 0, 4096)
 	b.ReportAllocs()

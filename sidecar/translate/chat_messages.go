@@ -235,30 +235,22 @@ func anthropicTools(raws []json.RawMessage) ([]anOutTool, error) {
 }
 
 // anthropicToolChoice maps tool_choice (none, auto, required, or a named
-// function) and parallel_tool_calls: false, which Anthropic expresses as
-// disable_parallel_tool_use on the choice. Both mean at most one tool call
-// per turn.
+// function) and parallel_tool_calls (see anthropicChoice).
 func anthropicToolChoice(raw json.RawMessage, parallel *bool) (*anToolChoice, error) {
-	var choice *anToolChoice
+	var mode, name string
 	switch firstByte(raw) {
 	case 0, 'n':
 		if !isNull(raw) {
 			return nil, invalid("tool_choice must be a string or an object")
 		}
 	case '"':
-		var s string
-		if err := json.Unmarshal(raw, &s); err != nil {
+		if err := json.Unmarshal(raw, &mode); err != nil {
 			return nil, invalid("tool_choice must be a string or an object")
 		}
-		switch s {
-		case "none":
-			return &anToolChoice{Type: "none"}, nil
-		case "auto":
-			choice = &anToolChoice{Type: "auto"}
-		case "required":
-			choice = &anToolChoice{Type: "any"}
+		switch mode {
+		case "none", "auto", "required":
 		default:
-			return nil, invalid("tool_choice %q is not none, auto or required", s)
+			return nil, invalid("tool_choice %q is not none, auto or required", mode)
 		}
 	case '{':
 		var named oaNamedToolChoice
@@ -270,7 +262,7 @@ func anthropicToolChoice(raw json.RawMessage, parallel *bool) (*anToolChoice, er
 			if named.Function == nil || named.Function.Name == "" {
 				return nil, invalid("tool_choice.function.name is required")
 			}
-			choice = &anToolChoice{Type: "tool", Name: named.Function.Name}
+			mode, name = "function", named.Function.Name
 		case "allowed_tools":
 			return nil, unsupported("tool_choice.type", "allowed_tools is not translated")
 		default:
@@ -279,6 +271,26 @@ func anthropicToolChoice(raw json.RawMessage, parallel *bool) (*anToolChoice, er
 	default:
 		return nil, invalid("tool_choice must be a string or an object")
 	}
+	return anthropicChoice(mode, name, parallel), nil
+}
+
+// anthropicChoice maps an OpenAI tool choice, read from either OpenAI
+// format (mode "" when there is none; none, auto, required, or function with
+// its name), and parallel_tool_calls: false, which Anthropic expresses as
+// disable_parallel_tool_use on the choice. Both mean at most one tool call
+// per turn.
+func anthropicChoice(mode, name string, parallel *bool) *anToolChoice {
+	var choice *anToolChoice
+	switch mode {
+	case "none":
+		return &anToolChoice{Type: "none"}
+	case "auto":
+		choice = &anToolChoice{Type: "auto"}
+	case "required":
+		choice = &anToolChoice{Type: "any"}
+	case "function":
+		choice = &anToolChoice{Type: "tool", Name: name}
+	}
 	if parallel != nil && !*parallel {
 		if choice == nil {
 			choice = &anToolChoice{Type: "auto"}
@@ -286,7 +298,7 @@ func anthropicToolChoice(raw json.RawMessage, parallel *bool) (*anToolChoice, er
 		yes := true
 		choice.DisableParallelToolUse = &yes
 	}
-	return choice, nil
+	return choice
 }
 
 // Response turns a Messages response into a chat completion.

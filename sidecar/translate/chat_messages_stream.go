@@ -54,7 +54,7 @@ type chatToMessagesStream struct {
 	finishSent bool
 	done       bool // [DONE] or an error event was written
 
-	inputTokens, cacheWrite, cacheRead, outputTokens, thinkingTokens int64
+	anthropicStreamUsage
 }
 
 func (t *chatToMessages) Stream() Stream {
@@ -451,44 +451,10 @@ func (t *chatToMessagesStream) finishChunk(dst []byte) []byte {
 	return t.chunkEnd(dst, t.finish)
 }
 
-// readUsage records the counts of a usage object. Anthropic's counts are
-// cumulative, so later values replace earlier ones.
+// readUsage records the counts of a usage object.
 func (t *chatToMessagesStream) readUsage(raw []byte) {
-	it := objectMembers(raw)
-	for it.next() {
-		n, ok := parseInt(it.val)
-		switch string(it.key) {
-		case "input_tokens":
-			if ok {
-				t.inputTokens = n
-			}
-		case "output_tokens":
-			if ok {
-				t.outputTokens = n
-			}
-		case "cache_creation_input_tokens":
-			if ok {
-				t.cacheWrite = n
-			}
-		case "cache_read_input_tokens":
-			if ok {
-				t.cacheRead = n
-			}
-		case "output_tokens_details":
-			d := objectMembers(it.val)
-			for d.next() {
-				if string(d.key) == "thinking_tokens" {
-					if n, ok := parseInt(d.val); ok {
-						t.thinkingTokens = n
-					}
-				}
-			}
-		}
-	}
-	t.usage = Usage{
-		InputTokens:  int(t.inputTokens + t.cacheWrite + t.cacheRead),
-		OutputTokens: int(t.outputTokens),
-	}
+	t.read(raw)
+	t.usage = t.anthropicStreamUsage.usage()
 }
 
 // finishStream writes the finish chunk if none was sent, the usage chunk when
@@ -498,7 +464,7 @@ func (t *chatToMessagesStream) finishStream(dst []byte) []byte {
 		dst = t.finishChunk(dst)
 	}
 	if t.includeUsage {
-		prompt := t.inputTokens + t.cacheWrite + t.cacheRead
+		prompt := t.promptTokens()
 		dst = append(dst, "data: "...)
 		dst = append(dst, t.head...)
 		dst = append(dst, `,"choices":[],"usage":{"prompt_tokens":`...)

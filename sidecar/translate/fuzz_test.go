@@ -70,6 +70,18 @@ func FuzzMessagesToChatRequest(f *testing.F) {
 	f.Fuzz(func(t *testing.T, in []byte) { fuzzRequest(t, Messages, ChatCompletions, in) })
 }
 
+func FuzzResponsesToChatRequest(f *testing.F) {
+	addGoldenSeeds(f, "responses_chat_request_*.in.json")
+	addGoldenSeeds(f, "responses_chat_*.req.json")
+	f.Fuzz(func(t *testing.T, in []byte) { fuzzRequest(t, Responses, ChatCompletions, in) })
+}
+
+func FuzzResponsesToMessagesRequest(f *testing.F) {
+	addGoldenSeeds(f, "responses_messages_request_*.in.json")
+	addGoldenSeeds(f, "responses_messages_*.req.json")
+	f.Fuzz(func(t *testing.T, in []byte) { fuzzRequest(t, Responses, Messages, in) })
+}
+
 // FuzzReadRequest checks the scan every request goes through, and the
 // identity's model replacement, against encoding/json.
 func FuzzReadRequest(f *testing.F) {
@@ -113,6 +125,7 @@ func FuzzStreamEvents(f *testing.F) {
 // drives; the identities are there for their event reading.
 var streamPairs = [][2]Format{
 	{ChatCompletions, Messages}, {Messages, ChatCompletions},
+	{Responses, ChatCompletions}, {Responses, Messages},
 	{ChatCompletions, ChatCompletions}, {Messages, Messages}, {Responses, Responses},
 }
 

@@ -361,3 +361,6 @@ func runErrorGolden(t *testing.T, name string, client, backend Format, statusTex
 // stable.
 func (t *chatToMessages) setClock(now func() time.Time) { t.now = now }
 func (t *messagesToChat) setClock(now func() time.Time) { t.now = now }
+
+func (t *responsesToChat) setClock(now func() time.Time)     { t.now = now }
+func (t *responsesToMessages) setClock(now func() time.Time) { t.now = now }

@@ -44,8 +44,7 @@ type messagesToChatStream struct {
 	finish  string
 	refusal bool
 
-	haveUsage                                bool
-	prompt, completion, cached, cacheWritten int64
+	chatStreamUsage
 }
 
 func (t *messagesToChat) Stream() Stream {
@@ -331,27 +330,8 @@ func appendToolID(dst, tok []byte, k int) []byte {
 }
 
 func (t *messagesToChatStream) readUsage(raw []byte) {
-	it := objectMembers(raw)
-	for it.next() {
-		switch string(it.key) {
-		case "prompt_tokens":
-			t.prompt, _ = parseInt(it.val)
-		case "completion_tokens":
-			t.completion, _ = parseInt(it.val)
-		case "prompt_tokens_details":
-			d := objectMembers(it.val)
-			for d.next() {
-				switch string(d.key) {
-				case "cached_tokens":
-					t.cached, _ = parseInt(d.val)
-				case "cache_write_tokens":
-					t.cacheWritten, _ = parseInt(d.val)
-				}
-			}
-		}
-	}
-	t.haveUsage = true
-	t.usage = Usage{InputTokens: int(t.prompt), OutputTokens: int(t.completion)}
+	t.read(raw)
+	t.usage = t.chatStreamUsage.usage()
 }
 
 // finishStream closes the open block and writes message_delta and

@@ -144,6 +144,10 @@ func New(client, backend Format) Translator {
 		return &chatToMessages{now: time.Now}
 	case client == Messages && backend == ChatCompletions:
 		return &messagesToChat{now: time.Now}
+	case client == Responses && backend == ChatCompletions:
+		return &responsesToChat{now: time.Now}
+	case client == Responses && backend == Messages:
+		return &responsesToMessages{now: time.Now}
 	}
 	return nil
 }

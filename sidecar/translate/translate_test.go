@@ -360,7 +360,7 @@ func TestEventsAfterClose(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		if more, kind, _ := st.Event(nil, readEvents(t, c.stream)[0]); kind != Done || len(more) != 0 {
+		if more, kind, _ := st.Event(nil, readEvents(c.stream)[0]); kind != Done || len(more) != 0 {
 			t.Fatalf("an event after the close wrote %q (after %q)", more, out)
 		}
 	}

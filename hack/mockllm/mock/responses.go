@@ -247,13 +247,6 @@ func (rs *response) finalStatus() string {
 	return "completed"
 }
 
-// getStatus returns the status of a stored response.
-func (rs *response) getStatus() string {
-	rs.mu.Lock()
-	defer rs.mu.Unlock()
-	return rs.status
-}
-
 // createResponse answers POST /v1/responses.
 func (x *exchange) createResponse() {
 	var req responsesRequest

@@ -18,12 +18,12 @@ import (
 
 // openaiClient returns an openai-go client of the harness's server that
 // doesn't retry, so a test sees each fault once.
-func (h *harness) openaiClient(opts ...option.RequestOption) openai.Client {
-	return openai.NewClient(append([]option.RequestOption{
-		option.WithBaseURL(h.ts.URL + "/v1"),
+func (h *harness) openaiClient() openai.Client {
+	return openai.NewClient(
+		option.WithBaseURL(h.ts.URL+"/v1"),
 		option.WithAPIKey("sk-test"),
 		option.WithMaxRetries(0),
-	}, opts...)...)
+	)
 }
 
 // rsEvent is a Responses API stream event as the wire carries it.
