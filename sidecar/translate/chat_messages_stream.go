@@ -21,10 +21,6 @@ import (
 //
 // Comment-only events (keep-alives) pass through as they are.
 
-// maxBlocks bounds the content block index a stream may use, so a corrupt
-// index cannot make the translator allocate without end.
-const maxBlocks = 4096
-
 type chatToMessagesBlock struct {
 	kind blockKind
 	tool int  // the OpenAI tool call index, for tool blocks
@@ -231,11 +227,11 @@ func (t *chatToMessagesStream) ensureStarted(dst []byte) []byte {
 
 // blockAt returns the state of content block i, growing the table.
 func (t *chatToMessagesStream) blockAt(raw []byte) (*chatToMessagesBlock, error) {
-	i, ok := parseInt(raw)
-	if !ok || i >= maxBlocks {
+	i, ok := parseIndex(raw)
+	if !ok {
 		return nil, fmt.Errorf("%w: content block index %s", ErrInvalidResponse, raw)
 	}
-	for int(i) >= len(t.blocks) {
+	for i >= len(t.blocks) {
 		t.blocks = append(t.blocks, chatToMessagesBlock{})
 	}
 	return &t.blocks[i], nil

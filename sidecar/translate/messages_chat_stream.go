@@ -278,11 +278,11 @@ func (t *messagesToChatStream) toolCall(dst, raw []byte) ([]byte, error) {
 	if m.err || (fn != nil && !isNullToken(fn) && f.err) {
 		return dst, fmt.Errorf("%w: malformed tool call", ErrInvalidResponse)
 	}
-	k, ok := parseInt(index)
-	if !ok || k >= maxBlocks {
+	k, ok := parseIndex(index)
+	if !ok {
 		return dst, fmt.Errorf("%w: tool call index %s", ErrInvalidResponse, index)
 	}
-	for int(k) >= len(t.tools) {
+	for k >= len(t.tools) {
 		t.tools = append(t.tools, messagesToChatTool{})
 	}
 	tool := &t.tools[k]
@@ -296,7 +296,7 @@ func (t *messagesToChatStream) toolCall(dst, raw []byte) ([]byte, error) {
 		dst = append(dst, `{"type":"content_block_start","index":`...)
 		dst = appendInt(dst, int64(tool.block))
 		dst = append(dst, `,"content_block":{"type":"tool_use","id":`...)
-		dst = appendToolID(dst, id, int(k))
+		dst = appendToolID(dst, id, k)
 		dst = append(dst, `,"name":`...)
 		dst = appendToken(dst, name)
 		dst = append(dst, `,"input":{}}}`+"\n\n"...)

@@ -201,11 +201,11 @@ func (t *responsesChatStream) toolCallPiece(dst, raw []byte) ([]byte, error) {
 	if m.err || (fn != nil && !isNullToken(fn) && f.err) {
 		return dst, fmt.Errorf("%w: malformed tool call", ErrInvalidResponse)
 	}
-	k, ok := parseInt(index)
-	if !ok || k >= maxBlocks {
+	k, ok := parseIndex(index)
+	if !ok {
 		return dst, fmt.Errorf("%w: tool call index %s", ErrInvalidResponse, index)
 	}
-	for int(k) >= len(t.tools) {
+	for k >= len(t.tools) {
 		t.tools = append(t.tools, -1)
 	}
 	switch item := t.tools[k]; {

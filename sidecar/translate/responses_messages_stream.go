@@ -126,11 +126,11 @@ func (t *responsesMessagesStream) messageStart(dst, data []byte) ([]byte, error)
 
 // blockAt returns the state of content block i, growing the table.
 func (t *responsesMessagesStream) blockAt(raw []byte) (*responsesBlock, error) {
-	i, ok := parseInt(raw)
-	if !ok || i >= maxBlocks {
+	i, ok := parseIndex(raw)
+	if !ok {
 		return nil, fmt.Errorf("%w: content block index %s", ErrInvalidResponse, raw)
 	}
-	for int(i) >= len(t.blocks) {
+	for i >= len(t.blocks) {
 		t.blocks = append(t.blocks, responsesBlock{item: -1})
 	}
 	return &t.blocks[i], nil
