@@ -21,6 +21,10 @@ import (
 // (rate_limit_exceeded, insufficient_quota, invalid_api_key,
 // context_length_exceeded, model_not_found).
 
+// streamFailed is the message of a backend's stream error event that has
+// none.
+const streamFailed = "the backend stream failed"
+
 // maxErrorText caps the message taken from a body that is not JSON (an HTML
 // page from a gateway, say).
 const maxErrorText = 1024
@@ -271,29 +275,10 @@ func isChatErrorEvent(data []byte) bool {
 }
 
 // appendOpenAIStreamError writes an OpenAI error event for the data of an
-// Anthropic error event, {"type":"error","error":{"type":…,"message":…}}.
+// Anthropic error event.
 func appendOpenAIStreamError(dst, data []byte) []byte {
-	var typ, msg []byte
-	it := objectMembers(data)
-	for it.next() {
-		if string(it.key) != "error" {
-			continue
-		}
-		e := objectMembers(it.val)
-		for e.next() {
-			switch string(e.key) {
-			case "type":
-				typ = e.val
-			case "message":
-				msg = e.val
-			}
-		}
-	}
-	message := stringValue(msg)
-	if message == "" {
-		message = "the backend stream failed"
-	}
-	oaType, code := openAIError(stringValue(typ), message)
+	typ, message := readAnthropicStreamError(data)
+	oaType, code := openAIError(typ, message)
 	dst = append(dst, "data: "...)
 	dst = appendOpenAIError(dst, oaType, code, message)
 	return append(dst, "\n\n"...)
