@@ -258,22 +258,6 @@ func appendStreamError(dst []byte, f Format, seq int64, errType, message string)
 	return append(dst, "\n\n"...)
 }
 
-// isChatErrorEvent reports whether a chat completions chunk is an error: a
-// JSON object with a non-null top-level "error", the test the SDKs apply.
-// It reads only the top level of the data.
-func isChatErrorEvent(data []byte) bool {
-	if !bytes.Contains(data, []byte(`"error"`)) {
-		return false
-	}
-	it := objectMembers(data)
-	for it.next() {
-		if string(it.key) == "error" {
-			return !isNullToken(it.val)
-		}
-	}
-	return false
-}
-
 // appendOpenAIStreamError writes an OpenAI error event for the data of an
 // Anthropic error event.
 func appendOpenAIStreamError(dst, data []byte) []byte {
@@ -285,27 +269,9 @@ func appendOpenAIStreamError(dst, data []byte) []byte {
 }
 
 // appendAnthropicStreamErrorFromOpenAI writes an Anthropic error event for
-// the "error" value of an OpenAI chunk: an object, or a bare string.
+// the "error" value of an OpenAI chunk.
 func appendAnthropicStreamErrorFromOpenAI(dst, errVal []byte) []byte {
-	var message, typ, code string
-	if isString(errVal) {
-		message = stringValue(errVal)
-	} else {
-		it := objectMembers(errVal)
-		for it.next() {
-			switch string(it.key) {
-			case "message":
-				message = stringValue(it.val)
-			case "type":
-				typ = stringValue(it.val)
-			case "code":
-				code = stringValue(it.val)
-			}
-		}
-	}
-	if message == "" {
-		message = "the backend stream failed"
-	}
+	typ, code, message := readChatStreamError(errVal)
 	dst = append(dst, "event: error\ndata: "...)
 	dst = appendAnthropicError(dst, anthropicError(0, typ, code), message)
 	return append(dst, "\n\n"...)

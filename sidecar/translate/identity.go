@@ -66,17 +66,14 @@ func (s *identityStream) Event(dst []byte, ev sse.Event) ([]byte, EventKind, err
 	return dst, s.chatEvent(ev), nil
 }
 
-var (
-	usageKey = []byte(`"usage"`)
-	doneData = []byte("[DONE]")
-)
+var usageKey = []byte(`"usage"`)
 
 // chatEvent reads a chat completions (or legacy completions) chunk: [DONE]
 // ends the stream, a chunk with a top-level error is an error event, and the
 // usage arrives in a last chunk when the client asked for include_usage.
 func (s *identityStream) chatEvent(ev sse.Event) EventKind {
 	data := ev.Data
-	if bytes.Equal(bytes.TrimSpace(data), doneData) {
+	if isChatDone(data) {
 		return Done
 	}
 	if isChatErrorEvent(data) {
