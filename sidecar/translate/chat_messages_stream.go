@@ -66,10 +66,7 @@ func (t *chatToMessagesStream) Event(dst []byte, ev sse.Event) ([]byte, EventKin
 		return dst, Done, nil
 	}
 	if !ev.HasData() {
-		if ev.Name == "" {
-			return append(dst, ev.Raw...), Preamble, nil // a keep-alive comment
-		}
-		return dst, Preamble, nil
+		return keepAlive(dst, ev), Preamble, nil
 	}
 	name := anthropicEventName(ev)
 	var err error

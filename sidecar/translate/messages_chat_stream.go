@@ -59,10 +59,7 @@ func (t *messagesToChatStream) Event(dst []byte, ev sse.Event) ([]byte, EventKin
 		return dst, Done, nil
 	}
 	if !ev.HasData() {
-		if ev.Name == "" {
-			return append(dst, ev.Raw...), Preamble, nil // a keep-alive comment
-		}
-		return dst, Preamble, nil
+		return keepAlive(dst, ev), Preamble, nil
 	}
 	if isChatDone(ev.Data) {
 		return t.finishStream(dst), Done, nil

@@ -50,10 +50,7 @@ func (t *responsesChatStream) Event(dst []byte, ev sse.Event) ([]byte, EventKind
 		return dst, Done, nil
 	}
 	if !ev.HasData() {
-		if ev.Name == "" {
-			return append(dst, ev.Raw...), Preamble, nil // a keep-alive comment
-		}
-		return dst, Preamble, nil
+		return keepAlive(dst, ev), Preamble, nil
 	}
 	if isChatDone(ev.Data) {
 		t.done = true

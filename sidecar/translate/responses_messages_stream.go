@@ -55,10 +55,7 @@ func (t *responsesMessagesStream) Event(dst []byte, ev sse.Event) ([]byte, Event
 		return dst, Done, nil
 	}
 	if !ev.HasData() {
-		if ev.Name == "" {
-			return append(dst, ev.Raw...), Preamble, nil // a keep-alive comment
-		}
-		return dst, Preamble, nil
+		return keepAlive(dst, ev), Preamble, nil
 	}
 	name := anthropicEventName(ev)
 	var err error

@@ -104,6 +104,17 @@ type Stream interface {
 	Usage() Usage
 }
 
+// keepAlive is what a translated stream writes for a backend event without
+// data: a comment-only event (a keep-alive) passes through as it is, so the
+// client sees the connection is alive; a named event without data has
+// nothing to translate.
+func keepAlive(dst []byte, ev sse.Event) []byte {
+	if ev.Name == "" {
+		return append(dst, ev.Raw...)
+	}
+	return dst
+}
+
 // EventKind is what a backend stream event means for the attempt.
 type EventKind uint8
 
