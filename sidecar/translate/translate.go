@@ -34,7 +34,9 @@
 // Stream events, which arrive one per token, are read with a small scanner
 // and written by hand: string values (text, tool arguments, ids) are copied
 // as JSON tokens from the backend's event into the client's, so translating a
-// chunk neither decodes nor re-encodes its text and does not allocate.
+// chunk neither decodes nor re-encodes its text and does not allocate. Each
+// backend format's events are read by one set of readers, which every
+// translator from that format uses; what a translator writes is its own.
 package translate
 
 import (
