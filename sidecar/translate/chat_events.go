@@ -23,20 +23,26 @@ import (
 // doneData is the data of the event that ends a stream.
 var doneData = []byte("[DONE]")
 
-// isChatDone reports whether an event's data is [DONE].
+// isChatDone reports whether an event's data is [DONE], for readers that
+// need no more of a chunk than that.
 func isChatDone(data []byte) bool { return bytes.Equal(bytes.TrimSpace(data), doneData) }
 
-// chatChunk is the top level of a chunk.
+// chatChunk is an event of the stream: [DONE], or the top level of a chunk.
 type chatChunk struct {
+	done                      bool
 	id, model, choices, usage []byte
 	errVal                    []byte // the "error" member: an object, or a bare string
 }
 
-// readChatChunk reads the top level of a chunk. Space around it is ignored,
-// as around [DONE].
+// readChatChunk reads an event's data. Space around it is ignored.
 func readChatChunk(data []byte) (chatChunk, error) {
 	var c chatChunk
-	it := objectMembers(bytes.TrimSpace(data))
+	data = bytes.TrimSpace(data)
+	if bytes.Equal(data, doneData) {
+		c.done = true
+		return c, nil
+	}
+	it := objectMembers(data)
 	for it.next() {
 		switch string(it.key) {
 		case "id":

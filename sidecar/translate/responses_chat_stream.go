@@ -52,31 +52,28 @@ func (t *responsesChatStream) Event(dst []byte, ev sse.Event) ([]byte, EventKind
 	if !ev.HasData() {
 		return keepAlive(dst, ev), Preamble, nil
 	}
-	if isChatDone(ev.Data) {
+	c, err := readChatChunk(ev.Data)
+	switch {
+	case err != nil:
+		return dst, Content, err
+	case c.done:
 		t.done = true
 		return t.finishStream(dst), Done, nil
+	case c.isError():
+		t.done = true
+		return t.chatError(dst, c.errVal), Failed, nil
 	}
-	dst, err := t.chunk(dst, ev.Data)
-	if t.done { // the chunk was an error
-		return dst, Failed, err
-	}
+	dst, err = t.chunk(dst, &c)
 	return dst, Content, err
 }
 
-// chunk translates one chat completions chunk.
-func (t *responsesChatStream) chunk(dst, data []byte) ([]byte, error) {
-	c, err := readChatChunk(data)
-	if err != nil {
-		return dst, err
-	}
-	if c.isError() {
-		t.done = true
-		return t.chatError(dst, c.errVal), nil
-	}
+// chunk translates one chat completions chunk that is not an error.
+func (t *responsesChatStream) chunk(dst []byte, c *chatChunk) ([]byte, error) {
 	dst = t.start(dst, c.id, c.model)
 	t.counts.read(c.usage)
 	ch := readChatChoices(c.choices)
 	for ch.next() {
+		var err error
 		if dst, err = t.delta(dst, ch.delta); err != nil {
 			return dst, err
 		}
