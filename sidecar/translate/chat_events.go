@@ -10,7 +10,9 @@ import (
 // what a chunk holds and when one cannot be read is said once; writing the
 // client's events is each translator's own. The readers hand back members as
 // raw tokens (strings keep their quotes, a missing member is nil), without
-// decoding or allocating. The token counts are read by chatStreamUsage.
+// decoding or allocating (chunks and deltas are read into the caller's
+// struct, which saves copying it on every chunk). The token counts are read
+// by chatStreamUsage.
 //
 // A chunk is
 //
@@ -34,13 +36,12 @@ type chatChunk struct {
 	errVal                    []byte // the "error" member: an object, or a bare string
 }
 
-// readChatChunk reads an event's data. Space around it is ignored.
-func readChatChunk(data []byte) (chatChunk, error) {
-	var c chatChunk
+// readChatChunk reads an event's data into c. Space around it is ignored.
+func readChatChunk(data []byte, c *chatChunk) error {
 	data = bytes.TrimSpace(data)
 	if bytes.Equal(data, doneData) {
 		c.done = true
-		return c, nil
+		return nil
 	}
 	it := objectMembers(data)
 	for it.next() {
@@ -58,9 +59,9 @@ func readChatChunk(data []byte) (chatChunk, error) {
 		}
 	}
 	if it.err {
-		return c, fmt.Errorf("%w: malformed chunk", ErrInvalidResponse)
+		return fmt.Errorf("%w: malformed chunk", ErrInvalidResponse)
 	}
-	return c, nil
+	return nil
 }
 
 // isError reports whether the chunk is an error event.
@@ -136,11 +137,10 @@ type chatDelta struct {
 	content, refusal, toolCalls []byte
 }
 
-// readChatDelta reads a choice's delta; absent or null, it is empty.
-func readChatDelta(raw []byte) (chatDelta, error) {
-	var d chatDelta
+// readChatDelta reads a choice's delta into d; absent or null, it is empty.
+func readChatDelta(raw []byte, d *chatDelta) error {
 	if isNullToken(raw) {
-		return d, nil
+		return nil
 	}
 	m := objectMembers(raw)
 	for m.next() {
@@ -154,9 +154,9 @@ func readChatDelta(raw []byte) (chatDelta, error) {
 		}
 	}
 	if m.err {
-		return d, fmt.Errorf("%w: malformed delta", ErrInvalidResponse)
+		return fmt.Errorf("%w: malformed delta", ErrInvalidResponse)
 	}
-	return d, nil
+	return nil
 }
 
 // chatToolCalls walks a delta's tool_calls. Each element is a piece of one

@@ -169,8 +169,8 @@ func (t *chatToMessagesStream) blockAt(i int) *chatToMessagesBlock {
 }
 
 func (t *chatToMessagesStream) blockStart(dst, data []byte) ([]byte, error) {
-	e, err := readBlockStart(data)
-	if err != nil {
+	var e blockStartEvent
+	if err := readBlockStart(data, &e); err != nil {
 		return dst, err
 	}
 	b := t.blockAt(e.index)
@@ -227,8 +227,8 @@ func hasMembers(raw []byte) bool {
 }
 
 func (t *chatToMessagesStream) blockDelta(dst, data []byte) ([]byte, error) {
-	e, err := readBlockDelta(data)
-	if err != nil {
+	var e blockDeltaEvent
+	if err := readBlockDelta(data, &e); err != nil {
 		return dst, err
 	}
 	b := t.blockAt(e.index)

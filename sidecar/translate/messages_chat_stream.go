@@ -61,7 +61,8 @@ func (t *messagesToChatStream) Event(dst []byte, ev sse.Event) ([]byte, EventKin
 	if !ev.HasData() {
 		return keepAlive(dst, ev), Preamble, nil
 	}
-	c, err := readChatChunk(ev.Data)
+	var c chatChunk
+	err := readChatChunk(ev.Data, &c)
 	switch {
 	case err != nil:
 		return dst, Content, err
@@ -120,8 +121,8 @@ func (t *messagesToChatStream) start(dst, id []byte) []byte {
 }
 
 func (t *messagesToChatStream) delta(dst, raw []byte) ([]byte, error) {
-	d, err := readChatDelta(raw)
-	if err != nil {
+	var d chatDelta
+	if err := readChatDelta(raw, &d); err != nil {
 		return dst, err
 	}
 	if isString(d.content) && len(d.content) > 2 {

@@ -11,7 +11,9 @@ import (
 // the events hold and when one cannot be read is said once; writing the
 // client's events is each translator's own. Each reader scans one event's
 // data into the members the translators use, as raw tokens (strings keep
-// their quotes, a missing member is nil), without decoding or allocating;
+// their quotes, a missing member is nil), without decoding or allocating
+// (the larger events are read into the caller's struct, which saves copying
+// it on every delta);
 // the readers of events that report token counts record them in the
 // stream's anthropicStreamUsage.
 
@@ -110,8 +112,7 @@ type blockStartEvent struct {
 
 // readBlockStart reads {"type":"content_block_start","index":…,
 // "content_block":{"type","text","id","name","input",…}}.
-func readBlockStart(data []byte) (blockStartEvent, error) {
-	var e blockStartEvent
+func readBlockStart(data []byte, e *blockStartEvent) error {
 	var index, block []byte
 	it := objectMembers(data)
 	for it.next() {
@@ -138,11 +139,11 @@ func readBlockStart(data []byte) (blockStartEvent, error) {
 		}
 	}
 	if it.err || m.err {
-		return e, fmt.Errorf("%w: malformed content_block_start", ErrInvalidResponse)
+		return fmt.Errorf("%w: malformed content_block_start", ErrInvalidResponse)
 	}
 	var err error
 	e.index, err = blockIndex(index)
-	return e, err
+	return err
 }
 
 // blockDeltaEvent is a content_block_delta event: the block's index and
@@ -154,8 +155,7 @@ type blockDeltaEvent struct {
 
 // readBlockDelta reads {"type":"content_block_delta","index":…,
 // "delta":{"type","text","partial_json",…}}.
-func readBlockDelta(data []byte) (blockDeltaEvent, error) {
-	var e blockDeltaEvent
+func readBlockDelta(data []byte, e *blockDeltaEvent) error {
 	var index, delta []byte
 	it := objectMembers(data)
 	for it.next() {
@@ -178,11 +178,11 @@ func readBlockDelta(data []byte) (blockDeltaEvent, error) {
 		}
 	}
 	if it.err || m.err {
-		return e, fmt.Errorf("%w: malformed content_block_delta", ErrInvalidResponse)
+		return fmt.Errorf("%w: malformed content_block_delta", ErrInvalidResponse)
 	}
 	var err error
 	e.index, err = blockIndex(index)
-	return e, err
+	return err
 }
 
 // readBlockStop reads the index of {"type":"content_block_stop","index":…}.

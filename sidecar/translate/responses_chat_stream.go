@@ -52,7 +52,8 @@ func (t *responsesChatStream) Event(dst []byte, ev sse.Event) ([]byte, EventKind
 	if !ev.HasData() {
 		return keepAlive(dst, ev), Preamble, nil
 	}
-	c, err := readChatChunk(ev.Data)
+	var c chatChunk
+	err := readChatChunk(ev.Data, &c)
 	switch {
 	case err != nil:
 		return dst, Content, err
@@ -87,7 +88,8 @@ func (t *responsesChatStream) chunk(dst []byte, c *chatChunk) ([]byte, error) {
 }
 
 func (t *responsesChatStream) delta(dst, raw []byte) ([]byte, error) {
-	d, err := readChatDelta(raw)
+	var d chatDelta
+	err := readChatDelta(raw, &d)
 	if err != nil {
 		return dst, err
 	}

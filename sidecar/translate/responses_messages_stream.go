@@ -95,8 +95,8 @@ func (t *responsesMessagesStream) blockAt(i int) *responsesBlock {
 }
 
 func (t *responsesMessagesStream) blockStart(dst, data []byte) ([]byte, error) {
-	e, err := readBlockStart(data)
-	if err != nil {
+	var e blockStartEvent
+	if err := readBlockStart(data, &e); err != nil {
 		return dst, err
 	}
 	b := t.blockAt(e.index)
@@ -120,8 +120,8 @@ func (t *responsesMessagesStream) blockStart(dst, data []byte) ([]byte, error) {
 }
 
 func (t *responsesMessagesStream) blockDelta(dst, data []byte) ([]byte, error) {
-	e, err := readBlockDelta(data)
-	if err != nil {
+	var e blockDeltaEvent
+	if err := readBlockDelta(data, &e); err != nil {
 		return dst, err
 	}
 	b := t.blockAt(e.index)
