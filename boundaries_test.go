@@ -9,15 +9,15 @@ import (
 // The two rules that shape the tree (DESIGN.md), checked rather than only
 // written:
 //  1. The sidecar runs in every pod and on laptops from a plain file, so it
-//     stays small: nothing under sidecar/, nor the fake provider the tests
-//     and the demo run in its place, imports Kubernetes.
+//     stays small: nothing under sidecar/, nor what its tests use (the fake
+//     provider, the child-process harness), imports Kubernetes.
 //  2. The operator knows the sidecar only through its config schema:
 //     controllers/ imports no sidecar package but sidecar/config.
 func TestPackageBoundaries(t *testing.T) {
 	if testing.Short() {
 		t.Skip("runs go list")
 	}
-	for _, pkgs := range []string{"./sidecar/...", "./hack/mockllm/..."} {
+	for _, pkgs := range []string{"./sidecar/...", "./hack/mockllm/...", "./hack/process/..."} {
 		for _, dep := range goList(t, "-deps", pkgs) {
 			if strings.HasPrefix(dep, "k8s.io/") || strings.HasPrefix(dep, "sigs.k8s.io/") {
 				t.Errorf("%s pulls in %s: the sidecar must not depend on Kubernetes", pkgs, dep)

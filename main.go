@@ -26,6 +26,7 @@ import (
 	"fmt"
 	"os"
 	"strings"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/resource"
@@ -66,6 +67,7 @@ type options struct {
 	webhookPort          int
 	enableHTTP2          bool
 	watchNamespaces      string
+	credentialsInterval  time.Duration
 
 	sidecarImage         string
 	sidecarPullPolicy    string
@@ -97,6 +99,11 @@ func (o *options) bind(fs *flag.FlagSet) {
 		"Comma-separated namespaces the operator caches, reconciles, injects and validates in; it then needs rights "+
 			"only there (a Role per namespace). Empty means every namespace (cluster-wide rights).")
 
+	fs.DurationVar(&o.credentialsInterval, "credentials-check-interval", controllers.DefaultCredentialsCheckInterval,
+		"How often the operator asks the sidecars of a route's running pods (up to 10, on their admin port) which "+
+			"credentials they can use, for the route's CredentialsHealthy condition. 0 turns the checks off: "+
+			"the operator then neither caches pods nor connects to them.")
+
 	fs.StringVar(&o.sidecarImage, "sidecar-image", "ghcr.io/osmen-ai/llmroute:"+version,
 		"The image of the injected sidecar: this operator's image, which also holds "+controllers.SidecarCommand+".")
 	fs.StringVar(&o.sidecarPullPolicy, "sidecar-image-pull-policy", string(corev1.PullIfNotPresent),
@@ -114,7 +121,11 @@ func (o *options) bind(fs *flag.FlagSet) {
 // into its options; every problem is reported at once.
 func (o *options) operatorOptions() (controllers.Options, error) {
 	sidecar, err := o.sidecarSettings()
-	opts := controllers.Options{Sidecar: sidecar}
+	opts := controllers.Options{
+		Sidecar:                  sidecar,
+		CredentialsCheckInterval: o.credentialsInterval,
+		DisableCredentialsCheck:  o.credentialsInterval == 0,
+	}
 	for ns := range strings.SplitSeq(o.watchNamespaces, ",") {
 		if ns = strings.TrimSpace(ns); ns != "" {
 			opts.WatchNamespaces = append(opts.WatchNamespaces, ns)

@@ -22,6 +22,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -517,4 +518,92 @@ func TestEnvConflictLeavesForeignObjectAlone(t *testing.T) {
 		t.Fatal(err)
 	}
 	waitReady(t, ns, "x")
+}
+
+// TestEnvPodGetsCredentialVolumes: the API server accepts the pod the webhook
+// makes for a route with every kind of token (projected volume fields
+// included), and refuses a pod that lacks the volume a tokenFile names.
+func TestEnvPodGetsCredentialVolumes(t *testing.T) {
+	requireEnv(t)
+	ns := newNamespace(t)
+	route := newRoute("tok", tokened("gateway"), assertion(), google(), tokenFiled("vault"))
+	route.ObjectMeta = metav1.ObjectMeta{Name: "tok", Namespace: ns}
+	if err := k8sClient.Create(testContext(t), route); err != nil {
+		t.Fatal(err)
+	}
+
+	pod := testPod(ns, "tok")
+	// A cluster's ServiceAccount admission plugin names "default" before
+	// webhooks run; envtest's API server runs without it, and refuses a
+	// projected token for a pod that names no ServiceAccount.
+	pod.Spec.ServiceAccountName = "default"
+	pod.Spec.AutomountServiceAccountToken = new(false)
+	pod.Spec.Volumes = []corev1.Volume{emptyDir("llm-token")}
+	if err := k8sClient.Create(testContext(t), pod); err != nil {
+		t.Fatal(err)
+	}
+	v := findVolume(pod, TokensVolumeName)
+	if v == nil || v.Projected == nil || len(v.Projected.Sources) != 3 {
+		t.Fatalf("tokens volume = %+v", v)
+	}
+	var mounts []string
+	for _, m := range pod.Spec.InitContainers[0].VolumeMounts {
+		mounts = append(mounts, m.Name+":"+m.MountPath)
+	}
+	want := []string{ConfigVolumeName + ":" + config.ConfigDir, KeysVolumeName + ":" + config.KeysDir,
+		TokensVolumeName + ":" + config.TokensDir, "llm-token:" + config.PodVolumeDir("llm-token")}
+	if !slices.Equal(mounts, want) {
+		t.Errorf("sidecar mounts = %v, want %v", mounts, want)
+	}
+
+	bare := testPod(ns, "tok")
+	err := k8sClient.Create(testContext(t), bare)
+	if err == nil || !strings.Contains(err.Error(), `volume "llm-token"`) {
+		t.Errorf("a pod without the token's volume: error = %v", err)
+	}
+}
+
+// TestEnvRotationOfEveryReference: a rotated key of apiKeys and a rotated
+// OAuth2 client secret reach the keys Secret, each under its own file, as
+// apiKeySecretRef's always did.
+func TestEnvRotationOfEveryReference(t *testing.T) {
+	requireEnv(t)
+	ns := newNamespace(t)
+	ctx := testContext(t)
+	team := newSecret("team-keys", map[string]string{"a": "sk-a1", "b": "sk-b1"})
+	sso := newSecret("sso-client", map[string]string{"secret": "cs-1"})
+	for _, s := range []*corev1.Secret{team, sso} {
+		s.Namespace = ns
+		if err := k8sClient.Create(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	route := newRoute("rot", pooled("openai", "team-keys", "a", "b"), clientSecret("sso", "sso-client", "secret"))
+	route.ObjectMeta = metav1.ObjectMeta{Name: "rot", Namespace: ns}
+	if err := k8sClient.Create(ctx, route); err != nil {
+		t.Fatal(err)
+	}
+	waitReady(t, ns, "rot")
+	if keys, err := keysData(t, ns, "rot"); err != nil ||
+		!mapsEqual(keys, map[string]string{"openai_team-keys_a": "sk-a1", "openai_team-keys_b": "sk-b1", "sso": "cs-1"}) {
+		t.Fatalf("keys Secret = %v, %v", keys, err)
+	}
+
+	team.Data["b"] = []byte("sk-b2")
+	sso.Data["secret"] = []byte("cs-2")
+	for _, s := range []*corev1.Secret{team, sso} {
+		if err := k8sClient.Update(ctx, s); err != nil {
+			t.Fatal(err)
+		}
+	}
+	eventually(t, "the rotated keys in the keys Secret", func() error {
+		keys, err := keysData(t, ns, "rot")
+		if err != nil {
+			return err
+		}
+		if keys["openai_team-keys_b"] != "sk-b2" || keys["sso"] != "cs-2" || keys["openai_team-keys_a"] != "sk-a1" {
+			return fmt.Errorf("keys Secret = %v", keys)
+		}
+		return nil
+	})
 }

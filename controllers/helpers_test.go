@@ -63,6 +63,80 @@ func keyed(name, secret string) llmv1alpha1.Provider {
 	}
 }
 
+// pooled is an OpenAI provider with several keys, keys of Secret secret.
+func pooled(name, secret string, keys ...string) llmv1alpha1.Provider {
+	p := llmv1alpha1.Provider{Name: name, Type: llmv1alpha1.ProviderOpenAI}
+	for _, k := range keys {
+		p.APIKeys = append(p.APIKeys, llmv1alpha1.APIKey{SecretRef: llmv1alpha1.SecretKeyRef{Name: secret, Key: k}})
+	}
+	return p
+}
+
+// clientSecret is an OAuth2 provider whose client secret is key of Secret secret.
+func clientSecret(name, secret, key string) llmv1alpha1.Provider {
+	return llmv1alpha1.Provider{
+		Name:    name,
+		Type:    llmv1alpha1.ProviderOpenAICompatible,
+		BaseURL: "https://llm.example.com/v1",
+		OAuth2ClientCredentials: &llmv1alpha1.OAuth2ClientCredentials{
+			TokenURL:        "https://sso.example.com/token",
+			ClientID:        "llm-router",
+			ClientSecretRef: &llmv1alpha1.SecretKeyRef{Name: secret, Key: key},
+		},
+	}
+}
+
+// tokened is a provider that sends the pod's ServiceAccount token.
+func tokened(name string) llmv1alpha1.Provider {
+	return llmv1alpha1.Provider{
+		Name:                name,
+		Type:                llmv1alpha1.ProviderOpenAICompatible,
+		BaseURL:             "https://gateway.example.com/v1",
+		ServiceAccountToken: &llmv1alpha1.ServiceAccountToken{Audience: "gateway"},
+	}
+}
+
+// assertion is an OAuth2 provider, "azure", that authenticates with a
+// projected token.
+func assertion() llmv1alpha1.Provider {
+	return llmv1alpha1.Provider{
+		Name:    "azure",
+		Type:    llmv1alpha1.ProviderOpenAICompatible,
+		BaseURL: "https://contoso.openai.azure.com/openai/v1",
+		OAuth2ClientCredentials: &llmv1alpha1.OAuth2ClientCredentials{
+			TokenURL: "https://login.microsoftonline.com/tenant/oauth2/v2.0/token",
+			ClientID: "client",
+			ClientAssertion: &llmv1alpha1.ClientAssertion{
+				ServiceAccountToken: llmv1alpha1.ServiceAccountToken{Audience: "api://AzureADTokenExchange", ExpirationSeconds: 1800},
+			},
+		},
+	}
+}
+
+// google is a provider, "vertex", that exchanges a projected token at
+// Google's STS.
+func google() llmv1alpha1.Provider {
+	return llmv1alpha1.Provider{
+		Name:    "vertex",
+		Type:    llmv1alpha1.ProviderOpenAICompatible,
+		BaseURL: "https://us-central1-aiplatform.googleapis.com/v1/projects/p/locations/us-central1/endpoints/openapi",
+		GoogleExternalAccount: &llmv1alpha1.GoogleExternalAccount{
+			Audience:            "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/k8s/providers/c",
+			ServiceAccountToken: llmv1alpha1.ServiceAccountToken{Audience: "https://iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/k8s/providers/c"},
+		},
+	}
+}
+
+// tokenFiled is a provider that reads a token from the pod's volume "llm-token".
+func tokenFiled(name string) llmv1alpha1.Provider {
+	return llmv1alpha1.Provider{
+		Name:      name,
+		Type:      llmv1alpha1.ProviderOpenAICompatible,
+		BaseURL:   "https://llm.internal.example.com/v1",
+		TokenFile: &llmv1alpha1.TokenFile{Volume: "llm-token", Path: "token"},
+	}
+}
+
 // newRoute is a route in testNS whose one rule tries the providers in order.
 func newRoute(name string, providers ...llmv1alpha1.Provider) *llmv1alpha1.LLMRoute {
 	rule := llmv1alpha1.Rule{}

@@ -27,6 +27,8 @@ import (
 	"k8s.io/apimachinery/pkg/api/resource"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/util/intstr"
+
+	llmv1alpha1 "github.com/osmen-ai/llmroute/api/v1alpha1"
 )
 
 func testSidecar() SidecarSettings {
@@ -42,6 +44,18 @@ func testSidecar() SidecarSettings {
 		},
 		LogFormat: "json",
 		LogLevel:  "debug",
+	}
+}
+
+// chatRoute is the route "chat" with one keyed provider, as most pods use.
+func chatRoute() *llmv1alpha1.LLMRoute { return newRoute("chat", keyed("openai", "creds")) }
+
+// mustInject injects route's sidecar into pod and fails the test unless it did.
+func mustInject(t *testing.T, pod *corev1.Pod, route *llmv1alpha1.LLMRoute) {
+	t.Helper()
+	injected, err := InjectSidecar(pod, route, testSidecar())
+	if err != nil || !injected {
+		t.Fatalf("InjectSidecar = %v, %v", injected, err)
 	}
 }
 
@@ -203,7 +217,10 @@ func TestInjectSidecar(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			pod := tt.pod
 			before := pod.DeepCopy()
-			got := InjectSidecar(pod, "chat", testSidecar())
+			got, err := InjectSidecar(pod, chatRoute(), testSidecar())
+			if err != nil {
+				t.Fatal(err)
+			}
 			if got != tt.wantInjected {
 				t.Fatalf("InjectSidecar = %v, want %v", got, tt.wantInjected)
 			}
@@ -268,7 +285,7 @@ func TestInjectSidecar(t *testing.T) {
 			// Admission may run the webhook again (reinvocation, retries):
 			// a second pass must change nothing.
 			again := pod.DeepCopy()
-			if InjectSidecar(again, "chat", testSidecar()) || !reflect.DeepEqual(again, pod) {
+			if injected, err := InjectSidecar(again, chatRoute(), testSidecar()); injected || err != nil || !reflect.DeepEqual(again, pod) {
 				t.Error("injecting twice changed the pod")
 			}
 		})
@@ -364,7 +381,7 @@ func TestSidecarSecurityContext(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			pod := newPod()
 			pod.Spec.SecurityContext = tt.psc
-			InjectSidecar(pod, "chat", testSidecar())
+			mustInject(t, pod, chatRoute())
 			sc := pod.Spec.InitContainers[0].SecurityContext
 			if sc.RunAsNonRoot == nil || !*sc.RunAsNonRoot {
 				t.Error("runAsNonRoot is not true")
@@ -391,7 +408,9 @@ func ptrString(p *int64) string {
 func TestInjectSidecarOwnsItsResources(t *testing.T) {
 	s := testSidecar()
 	pod := newPod()
-	InjectSidecar(pod, "chat", s)
+	if _, err := InjectSidecar(pod, chatRoute(), s); err != nil {
+		t.Fatal(err)
+	}
 	pod.Spec.InitContainers[0].Resources.Limits[corev1.ResourceMemory] = resource.MustParse("1Gi")
 	if got := s.Resources.Limits[corev1.ResourceMemory]; got.String() != "128Mi" {
 		t.Errorf("the settings' memory limit became %s", got.String())

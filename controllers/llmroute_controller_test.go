@@ -157,7 +157,7 @@ func TestResolveKeys(t *testing.T) {
 			providers:  []llmv1alpha1.Provider{keyed("openai", "creds")},
 			secrets:    []client.Object{newSecret("creds", map[string]string{"api-key": "sk-1\nsk-2\n"})},
 			wantStatus: metav1.ConditionFalse, wantReason: llmv1alpha1.ReasonSecretKeyInvalid,
-			wantMsg: []string{`key "api-key" of Secret "creds" in namespace "agents" (provider "openai") holds a line break`, "HTTP header"},
+			wantMsg: []string{`key "api-key" of Secret "creds" in namespace "agents" (provider "openai", spec.providers[0].apiKeySecretRef) holds a line break`, "HTTP header"},
 		},
 		{
 			name:       "a control character",
@@ -179,6 +179,40 @@ func TestResolveKeys(t *testing.T) {
 			secrets:    []client.Object{newSecret("creds", map[string]string{"api-key": "sk-\u200b1"})},
 			wantStatus: metav1.ConditionFalse, wantReason: llmv1alpha1.ReasonSecretKeyInvalid,
 			wantMsg: []string{"holds a non-ASCII character"},
+		},
+		{
+			name:       "several keys and a client secret, each under its own file",
+			providers:  []llmv1alpha1.Provider{pooled("pool", "keys", "a", "b"), clientSecret("sso", "keys", "a"), keyed("openai", "creds")},
+			secrets:    []client.Object{newSecret("keys", map[string]string{"a": "k-a", "b": "k-b"}), newSecret("creds", map[string]string{"api-key": "sk"})},
+			wantStatus: metav1.ConditionTrue, wantReason: llmv1alpha1.ReasonSecretsResolved,
+			wantKeys: map[string]string{"pool_keys_a": "k-a", "pool_keys_b": "k-b", "sso": "k-a", "openai": "sk"},
+			wantMsg:  []string{"Resolved 4 Secret keys"},
+		},
+		{
+			name:       "a key of apiKeys missing: named with its field",
+			providers:  []llmv1alpha1.Provider{pooled("pool", "keys", "a", "b")},
+			secrets:    []client.Object{newSecret("keys", map[string]string{"a": "k-a"})},
+			wantStatus: metav1.ConditionFalse, wantReason: llmv1alpha1.ReasonSecretKeyMissing,
+			wantMsg: []string{`Secret "keys" in namespace "agents" has no key "b" (provider "pool", spec.providers[0].apiKeys[1].secretRef)`},
+		},
+		{
+			name:       "a client secret's Secret missing",
+			providers:  []llmv1alpha1.Provider{clientSecret("sso", "sso-client", "secret")},
+			wantStatus: metav1.ConditionFalse, wantReason: llmv1alpha1.ReasonSecretNotFound,
+			wantMsg: []string{`Secret "sso-client" not found in namespace "agents" (provider "sso", key "secret", spec.providers[0].oauth2ClientCredentials.clientSecretRef)`},
+		},
+		{
+			name:       "a key of apiKeys holds a line break",
+			providers:  []llmv1alpha1.Provider{pooled("pool", "keys", "a")},
+			secrets:    []client.Object{newSecret("keys", map[string]string{"a": "k\nx"})},
+			wantStatus: metav1.ConditionFalse, wantReason: llmv1alpha1.ReasonSecretKeyInvalid,
+			wantMsg: []string{`key "a" of Secret "keys" in namespace "agents" (provider "pool", spec.providers[0].apiKeys[0].secretRef) holds a line break`},
+		},
+		{
+			name:       "a token source references no Secret",
+			providers:  []llmv1alpha1.Provider{tokened("gateway")},
+			wantStatus: metav1.ConditionTrue, wantReason: llmv1alpha1.ReasonSecretsResolved,
+			wantKeys: map[string]string{},
 		},
 		{
 			name:       "every problem reported, a missing Secret gives the reason",
@@ -493,7 +527,12 @@ func TestRoutesForSecret(t *testing.T) {
 	r3 := newRoute("r3", keyed("a", "own"))
 	elsewhere := newRoute("r4", keyed("a", "shared"))
 	elsewhere.Namespace = "elsewhere"
-	f := newFixture(t, nil, r1, r2, r3, elsewhere)
+	// Every kind of reference counts: a rotated key of apiKeys or a
+	// rotated client secret must reach the keys Secret too.
+	r5 := newRoute("r5", pooled("a", "own", "k1"), pooled("b", "shared", "k1", "k2"))
+	r6 := newRoute("r6", clientSecret("a", "shared", "secret"))
+	r7 := newRoute("r7", tokened("a"), clientSecret("b", "own", "secret"))
+	f := newFixture(t, nil, r1, r2, r3, elsewhere, r5, r6, r7)
 
 	reqs := f.r.routesForSecret(context.Background(), newSecret("shared", nil))
 	var got []string
@@ -501,7 +540,7 @@ func TestRoutesForSecret(t *testing.T) {
 		got = append(got, r.String())
 	}
 	slices.Sort(got)
-	if want := []string{"agents/r1", "agents/r2"}; !slices.Equal(got, want) {
+	if want := []string{"agents/r1", "agents/r2", "agents/r5", "agents/r6"}; !slices.Equal(got, want) {
 		t.Errorf("routes for Secret shared = %v, want %v", got, want)
 	}
 }

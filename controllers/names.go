@@ -46,6 +46,9 @@ const (
 	// mounts; when a pod already uses a name for something else, a suffix is added.
 	ConfigVolumeName = "llmroute-config"
 	KeysVolumeName   = "llmroute-keys"
+	// TokensVolumeName names the projected volume of ServiceAccount tokens,
+	// mounted at config.TokensDir, in pods whose route asks for any.
+	TokensVolumeName = "llmroute-tokens"
 
 	// AdminPortName names the admin port in the sidecar's container spec; the
 	// probes refer to it by this name.
@@ -61,8 +64,9 @@ const (
 	// sidecarSecurityContext).
 	SidecarUser = 65532
 
-	// KeyFileMode is the mode of the key files in the sidecar: readable by
-	// their owner (root) and group (the pod's fsGroup, or root), no one else.
+	// KeyFileMode is the mode of the key and token files in the sidecar:
+	// readable by their owner (root) and group (the pod's fsGroup, or root),
+	// no one else.
 	KeyFileMode = 0o440
 
 	// ManagedByLabel marks the objects the operator renders.

@@ -68,7 +68,8 @@ func (i *PodInjector) SetupWithManager(mgr ctrl.Manager) error {
 // sidecar and wait for a ConfigMap that never comes. So is a pod on the
 // host's network: the sidecar's proxy on 127.0.0.1:8089 would be the node's
 // loopback, where every process of the node could spend the route's keys,
-// and a second such pod on the node could not start its sidecar.
+// and a second such pod on the node could not start its sidecar. So is a pod
+// without the volume its route reads a token file from (see InjectSidecar).
 func (i *PodInjector) Default(ctx context.Context, pod *corev1.Pod) error {
 	route := pod.Labels[RouteLabel]
 	if route == "" || HasSidecar(pod) {
@@ -98,7 +99,9 @@ func (i *PodInjector) Default(ctx context.Context, pod *corev1.Pod) error {
 		return fmt.Errorf("get LLMRoute %q in namespace %q: %w", route, namespace, err)
 	}
 
-	InjectSidecar(pod, route, i.Sidecar)
+	if _, err := InjectSidecar(pod, &r, i.Sidecar); err != nil {
+		return err
+	}
 	logf.FromContext(ctx).V(1).Info("Injected sidecar", "route", route)
 	return nil
 }

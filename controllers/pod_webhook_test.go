@@ -30,7 +30,8 @@ import (
 
 func TestPodInjectorDefault(t *testing.T) {
 	route := newRoute("chat", keyed("openai", "creds"))
-	reader := fake.NewClientBuilder().WithScheme(newScheme(t)).WithObjects(route).Build()
+	vault := newRoute("vault", tokenFiled("vault"))
+	reader := fake.NewClientBuilder().WithScheme(newScheme(t)).WithObjects(route, vault).Build()
 
 	tests := []struct {
 		name string
@@ -80,6 +81,15 @@ func TestPodInjectorDefault(t *testing.T) {
 				return p
 			},
 			wantErr: []string{"hostNetwork", "127.0.0.1:8089", "node's loopback", RouteLabel},
+		},
+		{
+			name: "the route reads a token from a volume the pod lacks",
+			pod: func() *corev1.Pod {
+				p := newPod()
+				p.Labels[RouteLabel] = "vault"
+				return p
+			},
+			wantErr: []string{`LLMRoute "vault" reads a token from the pod's volume "llm-token"`},
 		},
 		{
 			name:         "in a watched namespace",

@@ -32,8 +32,10 @@ import (
 // Render turns an LLMRoute's spec into the sidecar's configuration, defaulted
 // and validated by the same code the sidecar runs at load, so that a route the
 // operator accepts is a file the sidecar accepts. It reads nothing but route:
-// a provider's key is referred to by its file in the mounted keys Secret
-// (KeyFile), never by value.
+// a credential is referred to by its file, never by value: a Secret key by its
+// file in the mounted keys Secret (see providerSecretKeys), a projected
+// ServiceAccount token by its file in config.TokensDir, a token in one of the pod's
+// volumes by its file under config.PodVolumesDir.
 //
 // Fields the spec leaves unset (a route that the API server has not defaulted,
 // as in unit tests) get the sidecar's defaults.
@@ -42,7 +44,8 @@ func Render(route *llmv1alpha1.LLMRoute) (*config.Config, error) {
 	spec := &route.Spec
 	cfg := &config.Config{Version: config.Version}
 
-	for _, p := range spec.Providers {
+	for i := range spec.Providers {
+		p := &spec.Providers[i]
 		cp := config.Provider{
 			Name:              p.Name,
 			Type:              config.ProviderType(p.Type),
@@ -57,9 +60,7 @@ func Render(route *llmv1alpha1.LLMRoute) (*config.Config, error) {
 		if cp.BaseURL == "" {
 			cp.BaseURL = config.DefaultBaseURL[cp.Type]
 		}
-		if p.APIKeySecretRef != nil {
-			cp.APIKeyFile = config.KeyFile(p.Name)
-		}
+		renderCredentials(i, p, &cp)
 		for _, api := range p.APIs {
 			cp.APIs = append(cp.APIs, config.API(api))
 		}
@@ -128,6 +129,55 @@ func Render(route *llmv1alpha1.LLMRoute) (*config.Config, error) {
 		return nil, err
 	}
 	return cfg, nil
+}
+
+// renderCredentials sets the sidecar's credential fields for provider i.
+func renderCredentials(i int, p *llmv1alpha1.Provider, cp *config.Provider) {
+	clientSecretFile := ""
+	for _, u := range providerSecretKeys(i, p) {
+		switch u.role {
+		case roleAPIKey:
+			cp.APIKeyFile = u.Path()
+		case roleAPIKeys:
+			k := p.APIKeys[u.index]
+			cp.APIKeys = append(cp.APIKeys, config.APIKey{
+				Name:   u.KeyName(),
+				File:   u.Path(),
+				Weight: int(k.Weight),
+				Models: slices.Clone(k.Models),
+			})
+		case roleClientSecret:
+			clientSecretFile = u.Path()
+		}
+	}
+	if p.ServiceAccountToken != nil {
+		cp.TokenFile = config.TokenFile(p.Name)
+	}
+	if p.TokenFile != nil {
+		cp.TokenFile = tokenFilePath(p.TokenFile)
+	}
+	if o := p.OAuth2ClientCredentials; o != nil {
+		cp.OAuth2ClientCredentials = &config.OAuth2ClientCredentials{
+			TokenURL:         o.TokenURL,
+			ClientID:         o.ClientID,
+			ClientSecretFile: clientSecretFile,
+			Scopes:           slices.Clone(o.Scopes),
+			Audience:         o.Audience,
+			Params:           maps.Clone(o.Params),
+		}
+		if o.ClientAssertion != nil {
+			cp.OAuth2ClientCredentials.ClientAssertionFile = config.TokenFile(p.Name)
+		}
+	}
+	if g := p.GoogleExternalAccount; g != nil {
+		cp.GoogleExternalAccount = &config.GoogleExternalAccount{
+			Audience:                       g.Audience,
+			SubjectTokenFile:               config.TokenFile(p.Name),
+			TokenURL:                       g.TokenURL,
+			ServiceAccountImpersonationURL: g.ServiceAccountImpersonationURL,
+			Scopes:                         slices.Clone(g.Scopes),
+		}
+	}
 }
 
 // MarshalConfig is the content of the ConfigMap's config.json: indented so

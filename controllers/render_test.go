@@ -24,9 +24,11 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"strings"
 	"testing"
 
+	"k8s.io/apimachinery/pkg/util/validation"
 	"sigs.k8s.io/yaml"
 
 	llmv1alpha1 "github.com/osmen-ai/llmroute/api/v1alpha1"
@@ -202,5 +204,121 @@ func TestRenderSharesNothingWithRoute(t *testing.T) {
 	*cfg.Retry.BudgetPercent = 99
 	if !reflect.DeepEqual(route, before) {
 		t.Error("editing the rendered config changed the route")
+	}
+}
+
+// TestRenderCredentials checks where each credential source points the
+// sidecar: never at a value, always at a file the pod webhook provides.
+func TestRenderCredentials(t *testing.T) {
+	cfg, err := Render(readRoute(t, filepath.Join("testdata", "render", "credentials.yaml")))
+	if err != nil {
+		t.Fatal(err)
+	}
+	byName := map[string]config.Provider{}
+	for _, p := range cfg.Providers {
+		byName[p.Name] = p
+	}
+	tests := []struct {
+		name      string
+		got, want any
+	}{
+		{"apiKeySecretRef: the provider's file", byName["static"].APIKeyFile, "/etc/llmroute/keys/static"},
+		{"apiKeys named <secret>/<key>", byName["pooled"].APIKeys[0].Name, "openai-keys/project-a"},
+		{"apiKeys file", byName["pooled"].APIKeys[0].File, "/etc/llmroute/keys/pooled_openai-keys_project-a"},
+		{"apiKeys weight", byName["pooled"].APIKeys[0].Weight, 2},
+		{"apiKeys weight defaults to 1", byName["pooled"].APIKeys[1].Weight, 1},
+		{"apiKeys models", byName["pooled"].APIKeys[2].Models, []string{"gpt-4o-mini*"}},
+		{"serviceAccountToken: a file of the tokens volume", byName["gateway"].TokenFile, "/etc/llmroute/tokens/gateway"},
+		{"tokenFile: a file of the pod's volume", byName["vault"].TokenFile, "/etc/llmroute/volumes/llm-token/tokens/llm.jwt"},
+		{"client secret: the provider's file", byName["sso"].OAuth2ClientCredentials.ClientSecretFile, "/etc/llmroute/keys/sso"},
+		{"no assertion with a secret", byName["sso"].OAuth2ClientCredentials.ClientAssertionFile, ""},
+		{"params", byName["sso"].OAuth2ClientCredentials.Params, map[string]string{"resource": "https://llm.internal.example.com"}},
+		{"client assertion: a file of the tokens volume", byName["azure"].OAuth2ClientCredentials.ClientAssertionFile, "/etc/llmroute/tokens/azure"},
+		{"assertion type defaulted by the sidecar's rules", byName["azure"].OAuth2ClientCredentials.ClientAssertionType, config.DefaultClientAssertionType},
+		{"google subject token: a file of the tokens volume", byName["vertex"].GoogleExternalAccount.SubjectTokenFile, "/etc/llmroute/tokens/vertex"},
+		{"google STS default", byName["vertex"].GoogleExternalAccount.TokenURL, config.DefaultGoogleSTSURL},
+		{"no credential fields elsewhere", byName["gateway"].APIKeyFile + byName["static"].TokenFile, ""},
+	}
+	for _, tt := range tests {
+		if !reflect.DeepEqual(tt.got, tt.want) {
+			t.Errorf("%s: got %v, want %v", tt.name, tt.got, tt.want)
+		}
+	}
+}
+
+// TestAPIKeysFileNames guards the keys Secret's file names: unique across a
+// route, valid Secret keys, and stable when other keys come and go (a renamed
+// file would be missing while the kubelet updates the two volumes apart).
+func TestAPIKeysFileNames(t *testing.T) {
+	ref := func(name, key string) llmv1alpha1.SecretKeyRef { return llmv1alpha1.SecretKeyRef{Name: name, Key: key} }
+	long := strings.Repeat("s", 200)
+	refs := []llmv1alpha1.SecretKeyRef{
+		ref("a.b", "c"), ref("a", "b.c"), // the same with "." in either
+		ref("a-b", "c"), ref("a", "b-c"),
+		ref("a", "b_c"), ref("a", "_b_c"), ref("a.b", "_c"), // "_" only in keys: Secret and provider names cannot hold one
+		ref(long, "k1"), ref(long, "k2"), ref(long+"x", "k1"),
+	}
+	seen := map[string]llmv1alpha1.SecretKeyRef{}
+	for _, provider := range []string{"p", "p-1"} {
+		for _, r := range refs {
+			name := apiKeysFileName(provider, r)
+			if other, dup := seen[name]; dup {
+				t.Errorf("%s and %s of provider %s share file %q", other, r, provider, name)
+			}
+			seen[name] = r
+			if msgs := validation.IsConfigMapKey(name); len(msgs) > 0 {
+				t.Errorf("%q is not a Secret key: %v", name, msgs)
+			}
+			if name == provider || name == "p" || name == "p-1" {
+				t.Errorf("%q is a provider's own file name", name)
+			}
+			if name != apiKeysFileName(provider, r) {
+				t.Errorf("the name of %v is not stable", r)
+			}
+		}
+	}
+
+	// Stable across edits: removing the first key renames none of the others.
+	route := readRoute(t, filepath.Join("testdata", "render", "credentials.yaml"))
+	files := func() map[string]string {
+		m := map[string]string{}
+		for _, u := range secretKeyUses(route) {
+			m[u.KeyName()+" of "+u.Provider] = u.File
+		}
+		return m
+	}
+	before := files()
+	pooled := &route.Spec.Providers[1]
+	pooled.APIKeys = append(pooled.APIKeys[1:], pooled.APIKeys[0])
+	for k, v := range files() {
+		if before[k] != v {
+			t.Errorf("reordering apiKeys renamed %s from %q to %q", k, before[k], v)
+		}
+	}
+}
+
+// TestREADMERoutesRender: every LLMRoute the README shows renders into a
+// config the sidecar accepts, and into a pod whose mounts provide its files.
+func TestREADMERoutesRender(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("..", "README.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	n := 0
+	for _, m := range regexp.MustCompile("(?s)```yaml\n(.*?)```").FindAllSubmatch(data, -1) {
+		if !bytes.Contains(m[1], []byte("\nkind: LLMRoute\n")) {
+			continue
+		}
+		n++
+		var route llmv1alpha1.LLMRoute
+		if err := yaml.UnmarshalStrict(m[1], &route); err != nil {
+			t.Fatalf("README route %d: %v", n, err)
+		}
+		if _, err := Render(&route); err != nil {
+			t.Errorf("README route %q does not render: %v", route.Name, err)
+		}
+	}
+	if n == 0 {
+		t.Fatal("no LLMRoute in the README")
 	}
 }

@@ -33,31 +33,30 @@ import (
 	llmv1alpha1 "github.com/osmen-ai/llmroute/api/v1alpha1"
 )
 
-// SecretRefIndex indexes LLMRoutes by the names of the Secrets their
-// providers' apiKeySecretRefs name, so that a changed Secret finds its routes.
-const SecretRefIndex = ".spec.providers.apiKeySecretRef.name"
+// SecretRefIndex indexes LLMRoutes by the names of the Secrets they
+// reference (apiKeySecretRef, apiKeys, clientSecretRef), so that a changed
+// Secret finds its routes.
+const SecretRefIndex = ".spec.providers.secretRefs.name"
 
-// resolveKeys sets ResolvedRefs: whether every apiKeySecretRef names an
-// existing Secret in the route's namespace with a non-empty key that an HTTP
-// header can carry. On success st.keys holds each provider's key. A missing
-// Secret is not an error: the Secret watch brings the route back when it
-// appears.
+// resolveKeys sets ResolvedRefs: whether every Secret key the route
+// references names an existing Secret in the route's namespace with a
+// non-empty key that an HTTP header can carry. On success st.keys holds each
+// key under its file name in the keys Secret (see providerSecretKeys). A
+// missing Secret is not an error: the Secret watch brings the route back when
+// it appears.
 func (r *LLMRouteReconciler) resolveKeys(ctx context.Context, route *llmv1alpha1.LLMRoute, st *routeState) error {
 	keys := map[string][]byte{}
-	secrets := map[string]*corev1.Secret{} // several providers may share one Secret
+	secrets := map[string]*corev1.Secret{} // several references may share one Secret
 	var problems []string
 	reason := ""
-	for _, p := range route.Spec.Providers {
-		ref := p.APIKeySecretRef
-		if ref == nil {
-			continue
-		}
+	for _, u := range secretKeyUses(route) {
+		ref := u.Ref
 		secret, seen := secrets[ref.Name]
 		if !seen {
 			secret = &corev1.Secret{}
 			if err := r.Get(ctx, client.ObjectKey{Namespace: route.Namespace, Name: ref.Name}, secret); err != nil {
 				if !apierrors.IsNotFound(err) {
-					return fmt.Errorf("get Secret %s/%s for provider %q: %w", route.Namespace, ref.Name, p.Name, err)
+					return fmt.Errorf("get Secret %s/%s for provider %q: %w", route.Namespace, ref.Name, u.Provider, err)
 				}
 				secret = nil
 			}
@@ -66,8 +65,8 @@ func (r *LLMRouteReconciler) resolveKeys(ctx context.Context, route *llmv1alpha1
 		switch {
 		case secret == nil:
 			reason = llmv1alpha1.ReasonSecretNotFound
-			problems = append(problems, fmt.Sprintf("Secret %q not found in namespace %q (provider %q, key %q)",
-				ref.Name, route.Namespace, p.Name, ref.Key))
+			problems = append(problems, fmt.Sprintf("Secret %q not found in namespace %q (provider %q, key %q, %s)",
+				ref.Name, route.Namespace, u.Provider, ref.Key, u.Field))
 		case len(bytes.TrimSpace(secret.Data[ref.Key])) == 0:
 			if reason == "" {
 				reason = llmv1alpha1.ReasonSecretKeyMissing
@@ -76,17 +75,17 @@ func (r *LLMRouteReconciler) resolveKeys(ctx context.Context, route *llmv1alpha1
 			if _, ok := secret.Data[ref.Key]; ok {
 				what = "has an empty key"
 			}
-			problems = append(problems, fmt.Sprintf("Secret %q in namespace %q %s %q (provider %q)",
-				ref.Name, route.Namespace, what, ref.Key, p.Name))
+			problems = append(problems, fmt.Sprintf("Secret %q in namespace %q %s %q (provider %q, %s)",
+				ref.Name, route.Namespace, what, ref.Key, u.Provider, u.Field))
 		case headerUnsafe(secret.Data[ref.Key]) != "":
 			if reason == "" {
 				reason = llmv1alpha1.ReasonSecretKeyInvalid
 			}
-			problems = append(problems, fmt.Sprintf("key %q of Secret %q in namespace %q (provider %q) holds %s inside the key: "+
-				"the sidecar sends the key in an HTTP header, which cannot carry it",
-				ref.Key, ref.Name, route.Namespace, p.Name, headerUnsafe(secret.Data[ref.Key])))
+			problems = append(problems, fmt.Sprintf("key %q of Secret %q in namespace %q (provider %q, %s) holds %s inside the key: "+
+				"the sidecar sends it in an HTTP header or form, which cannot carry it",
+				ref.Key, ref.Name, route.Namespace, u.Provider, u.Field, headerUnsafe(secret.Data[ref.Key])))
 		default:
-			keys[p.Name] = bytes.Clone(secret.Data[ref.Key])
+			keys[u.File] = bytes.Clone(secret.Data[ref.Key])
 		}
 	}
 
@@ -96,7 +95,7 @@ func (r *LLMRouteReconciler) resolveKeys(ctx context.Context, route *llmv1alpha1
 	}
 	st.keys = keys
 	setCondition(route, llmv1alpha1.ConditionResolvedRefs, metav1.ConditionTrue, llmv1alpha1.ReasonSecretsResolved,
-		fmt.Sprintf("Resolved %d API keys", len(keys)))
+		fmt.Sprintf("Resolved %d Secret keys", len(keys)))
 	return nil
 }
 
@@ -129,9 +128,9 @@ func secretRefNames(obj client.Object) []string {
 		return nil
 	}
 	var names []string
-	for _, p := range route.Spec.Providers {
-		if p.APIKeySecretRef != nil && !slices.Contains(names, p.APIKeySecretRef.Name) {
-			names = append(names, p.APIKeySecretRef.Name)
+	for _, u := range secretKeyUses(route) {
+		if !slices.Contains(names, u.Ref.Name) {
+			names = append(names, u.Ref.Name)
 		}
 	}
 	return names

@@ -18,7 +18,9 @@ package controllers
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	authenticationv1 "k8s.io/api/authentication/v1"
@@ -35,7 +37,10 @@ import (
 // The operator reads every Secret a route references with its own rights, and
 // the sidecar sends the key to the route's baseURL, which the route's author
 // chooses. Without this check, anyone allowed to edit LLMRoutes could read any
-// Secret of the namespace by pointing a route at it and at their own host.
+// Secret of the namespace by pointing a route at it and at their own host. The
+// same holds for what the pod webhook gives the sidecar: a projected token of
+// the pod's ServiceAccount, with the audience the route names, and a file of
+// the pod's own volumes.
 //
 // failurePolicy is Fail: with Ignore, making the webhook unreachable would be
 // enough to get such a route through. The match condition sends only creates
@@ -51,8 +56,10 @@ import (
 // +kubebuilder:rbac:groups=authorization.k8s.io,resources=localsubjectaccessreviews,verbs=create
 
 // RouteValidator is the LLMRoute validating webhook: it refuses a route, on
-// create or on a spec change, that references a Secret the requesting user
-// may not get.
+// create or on a spec change, that makes the operator or its pods do what the
+// requesting user may not do: read a Secret they may not get, mint tokens of
+// the namespace's ServiceAccounts when they may not create them, read a file
+// of the namespace's pods when they may not exec into them.
 type RouteValidator struct {
 	// Client creates the LocalSubjectAccessReviews.
 	Client client.Client
@@ -102,38 +109,117 @@ func (v *RouteValidator) check(ctx context.Context, route *llmv1alpha1.LLMRoute)
 		return nil
 	}
 	user := req.UserInfo
-	var denied []string
-	for _, name := range secretRefNames(route) {
-		allowed, err := v.mayGetSecret(ctx, user, namespace, name)
-		if err != nil {
-			return err
+	var problems []string
+	for _, q := range accessQuestions(route) {
+		var denied []string
+		for _, a := range q.asks {
+			attrs := a.attrs
+			attrs.Namespace = namespace
+			allowed, err := v.may(ctx, user, attrs)
+			if err != nil {
+				return fmt.Errorf("ask whether user %q may %s %s in namespace %q: %w", user.Username, q.verb, a.what, namespace, err)
+			}
+			if !allowed {
+				denied = append(denied, fmt.Sprintf("%s (%s)", a.what, strings.Join(a.fields, ", ")))
+			}
 		}
-		if !allowed {
-			denied = append(denied, fmt.Sprintf("Secret %q (%s)", name, strings.Join(refFields(route, name), ", ")))
+		if len(denied) > 0 {
+			problems = append(problems, fmt.Sprintf("user %q may not %s %s in namespace %q: %s",
+				user.Username, q.verb, strings.Join(denied, " or "), namespace, q.why))
 		}
 	}
-	if len(denied) == 0 {
+	if len(problems) == 0 {
 		return nil
 	}
 	return apierrors.NewForbidden(llmv1alpha1.GroupVersion.WithResource("llmroutes").GroupResource(), route.Name,
-		fmt.Errorf("user %q may not get %s in namespace %q: an LLMRoute may reference only Secrets its author may read, "+
-			"because its pods send the key to the route's baseURL", user.Username, strings.Join(denied, " or "), namespace))
+		errors.New(strings.Join(problems, "; ")))
 }
 
-// mayGetSecret asks the API server whether user may get Secret name in namespace.
-func (v *RouteValidator) mayGetSecret(ctx context.Context, user authenticationv1.UserInfo, namespace, name string) (bool, error) {
+// accessQuestion is one kind of thing a route makes the operator or its
+// pods do on its author's behalf, asked once per object it concerns.
+type accessQuestion struct {
+	// verb is the right as a message says it: get, create, exec into.
+	verb string
+	asks []accessAsk
+	// why says why the author must be allowed to do it themselves.
+	why string
+}
+
+type accessAsk struct {
+	attrs authorizationv1.ResourceAttributes
+	// what is the object, as a message says it: Secret "creds".
+	what string
+	// fields are the route's fields that need it.
+	fields []string
+}
+
+// accessQuestions lists what the route's author must be allowed to do:
+//   - get every Secret it references (the operator copies the keys to the
+//     route's pods, which send them to the route's endpoints);
+//   - create tokens of any ServiceAccount of the namespace, when a provider
+//     has the pod webhook project one (any pod of the namespace, whatever
+//     its ServiceAccount, may use the route, and sends the token, with the
+//     audience the route chose, to the route's endpoints);
+//   - exec into any pod of the namespace, when a provider reads a token from
+//     a pod's volume (the sidecar sends that file's content to the route's
+//     baseURL: exec is the right that reads a pod's files).
+func accessQuestions(route *llmv1alpha1.LLMRoute) []accessQuestion {
+	secrets := accessQuestion{verb: "get", why: "an LLMRoute may reference only Secrets its author may read, " +
+		"because its pods send the key to the route's baseURL"}
+	for _, u := range secretKeyUses(route) {
+		what := fmt.Sprintf("Secret %q", u.Ref.Name)
+		i := slices.IndexFunc(secrets.asks, func(a accessAsk) bool { return a.what == what })
+		if i < 0 {
+			secrets.asks = append(secrets.asks, accessAsk{
+				attrs: authorizationv1.ResourceAttributes{Verb: "get", Resource: "secrets", Name: u.Ref.Name},
+				what:  what,
+			})
+			i = len(secrets.asks) - 1
+		}
+		secrets.asks[i].fields = append(secrets.asks[i].fields, u.Field)
+	}
+
+	tokens := accessAsk{
+		attrs: authorizationv1.ResourceAttributes{Verb: "create", Resource: "serviceaccounts", Subresource: "token"},
+		what:  "ServiceAccount tokens",
+	}
+	files := accessAsk{
+		attrs: authorizationv1.ResourceAttributes{Verb: "create", Resource: "pods", Subresource: "exec"},
+		what:  "pods",
+	}
+	for i := range route.Spec.Providers {
+		p := &route.Spec.Providers[i]
+		if _, field := projectedToken(p); field != "" {
+			tokens.fields = append(tokens.fields, fmt.Sprintf("spec.providers[%d].%s", i, field))
+		}
+		if p.TokenFile != nil {
+			files.fields = append(files.fields, fmt.Sprintf("spec.providers[%d].tokenFile", i))
+		}
+	}
+
+	questions := []accessQuestion{secrets}
+	if len(tokens.fields) > 0 {
+		questions = append(questions, accessQuestion{verb: "create", asks: []accessAsk{tokens},
+			why: "a route that projects ServiceAccount tokens makes its pods send tokens of their ServiceAccount, " +
+				"for the audience it names, to its endpoints, so its author must be allowed to create such tokens"})
+	}
+	if len(files.fields) > 0 {
+		questions = append(questions, accessQuestion{verb: "exec into", asks: []accessAsk{files},
+			why: "a route that reads a token file from a pod's volume makes the sidecar send that file to its baseURL, " +
+				"so its author must be allowed to read the namespace's pods' files"})
+	}
+	return questions
+}
+
+// may asks the API server whether user may do what attrs say.
+func (v *RouteValidator) may(ctx context.Context, user authenticationv1.UserInfo, attrs authorizationv1.ResourceAttributes) (bool, error) {
 	review := &authorizationv1.LocalSubjectAccessReview{}
-	review.Namespace = namespace
+	review.Namespace = attrs.Namespace
 	review.Spec = authorizationv1.SubjectAccessReviewSpec{
-		ResourceAttributes: &authorizationv1.ResourceAttributes{
-			Namespace: namespace,
-			Verb:      "get",
-			Resource:  "secrets",
-			Name:      name,
-		},
-		User:   user.Username,
-		Groups: user.Groups,
-		UID:    user.UID,
+		ResourceAttributes: &attrs,
+		User:               user.Username,
+		Groups:             user.Groups,
+		UID:                user.UID,
 	}
 	if len(user.Extra) > 0 {
 		review.Spec.Extra = make(map[string]authorizationv1.ExtraValue, len(user.Extra))
@@ -142,18 +228,7 @@ func (v *RouteValidator) mayGetSecret(ctx context.Context, user authenticationv1
 		}
 	}
 	if err := v.Client.Create(ctx, review); err != nil {
-		return false, fmt.Errorf("ask whether user %q may get Secret %q in namespace %q: %w", user.Username, name, namespace, err)
+		return false, err
 	}
 	return review.Status.Allowed, nil
-}
-
-// refFields names the fields of route that reference Secret name.
-func refFields(route *llmv1alpha1.LLMRoute, name string) []string {
-	var fields []string
-	for i, p := range route.Spec.Providers {
-		if p.APIKeySecretRef != nil && p.APIKeySecretRef.Name == name {
-			fields = append(fields, fmt.Sprintf("spec.providers[%d].apiKeySecretRef", i))
-		}
-	}
-	return fields
 }

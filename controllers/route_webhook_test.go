@@ -40,11 +40,22 @@ import (
 )
 
 // reviewer answers LocalSubjectAccessReviews from a table of the Secrets each
-// user may get, and keeps the reviews it was asked.
+// user may get and the namespace-wide rights ("create serviceaccounts/token",
+// "create pods/exec") each has, and keeps the reviews it was asked.
 type reviewer struct {
 	readable map[string][]string // user -> Secret names
+	rights   map[string][]string // user -> "<verb> <resource>/<subresource>"
 	err      error
 	asked    []authorizationv1.LocalSubjectAccessReview
+}
+
+// question is what a review asked about: a Secret's name, or the right.
+func question(r authorizationv1.LocalSubjectAccessReview) string {
+	a := r.Spec.ResourceAttributes
+	if a.Resource == "secrets" {
+		return a.Name
+	}
+	return a.Verb + " " + a.Resource + "/" + a.Subresource
 }
 
 func (r *reviewer) client(t *testing.T) client.Client {
@@ -59,8 +70,14 @@ func (r *reviewer) client(t *testing.T) client.Client {
 			}
 			r.asked = append(r.asked, *review.DeepCopy())
 			attrs := review.Spec.ResourceAttributes
-			review.Status.Allowed = attrs != nil && attrs.Verb == "get" && attrs.Resource == "secrets" && attrs.Group == "" &&
-				attrs.Namespace == review.Namespace && slices.Contains(r.readable[review.Spec.User], attrs.Name)
+			switch {
+			case attrs == nil || attrs.Group != "" || attrs.Namespace != review.Namespace:
+			case attrs.Resource == "secrets":
+				review.Status.Allowed = attrs.Verb == "get" && attrs.Subresource == "" && slices.Contains(r.readable[review.Spec.User], attrs.Name)
+			default:
+				// A right on every object of the namespace: no name.
+				review.Status.Allowed = attrs.Name == "" && slices.Contains(r.rights[review.Spec.User], question(*review))
+			}
 			return nil
 		},
 	}).Build()
@@ -83,6 +100,7 @@ func TestRouteValidator(t *testing.T) {
 	tests := []struct {
 		name      string
 		readable  []string
+		rights    []string
 		route     *llmv1alpha1.LLMRoute
 		old       *llmv1alpha1.LLMRoute // an update when set
 		watch     []string
@@ -126,6 +144,63 @@ func TestRouteValidator(t *testing.T) {
 			wantErr:   []string{`Secret "creds"`},
 		},
 		{
+			// Each kind of reference is checked: without it a user could
+			// reach a Secret through apiKeys or a client secret.
+			name:      "a Secret referenced by apiKeys only",
+			readable:  []string{"creds"},
+			route:     newRoute("r", keyed("openai", "creds"), pooled("pool", "creds", "a"), pooled("more", "team-keys", "a", "b")),
+			wantAsked: []string{"creds", "team-keys"},
+			wantErr: []string{`user "alice" may not get Secret "team-keys" (spec.providers[2].apiKeys[0].secretRef, spec.providers[2].apiKeys[1].secretRef)`,
+				"its pods send the key to the route's baseURL"},
+		},
+		{
+			name:      "a Secret referenced by a client secret only",
+			readable:  []string{"creds"},
+			route:     newRoute("r", keyed("openai", "creds"), clientSecret("sso", "sso-client", "secret")),
+			wantAsked: []string{"creds", "sso-client"},
+			wantErr:   []string{`may not get Secret "sso-client" (spec.providers[1].oauth2ClientCredentials.clientSecretRef)`},
+		},
+		{
+			name:      "every kind of Secret reference readable",
+			readable:  []string{"creds", "team-keys", "sso-client"},
+			route:     newRoute("r", pooled("pool", "team-keys", "a"), clientSecret("sso", "sso-client", "secret"), keyed("openai", "creds")),
+			wantAsked: []string{"team-keys", "sso-client", "creds"},
+		},
+		{
+			name: "projected ServiceAccount tokens: the author must be allowed to create them",
+			route: newRoute("r", tokened("gateway"), assertion(), google(),
+				llmv1alpha1.Provider{Name: "local", Type: llmv1alpha1.ProviderOllama}),
+			wantAsked: []string{"create serviceaccounts/token"},
+			wantErr: []string{`user "alice" may not create ServiceAccount tokens (spec.providers[0].serviceAccountToken, ` +
+				`spec.providers[1].oauth2ClientCredentials.clientAssertion.serviceAccountToken, ` +
+				`spec.providers[2].googleExternalAccount.serviceAccountToken) in namespace "agents"`},
+		},
+		{
+			name:      "projected ServiceAccount tokens, allowed",
+			rights:    []string{"create serviceaccounts/token"},
+			route:     newRoute("r", tokened("gateway")),
+			wantAsked: []string{"create serviceaccounts/token"},
+		},
+		{
+			name:      "a token file in a pod's volume: the author must be allowed to exec into pods",
+			rights:    []string{"create serviceaccounts/token"},
+			route:     newRoute("r", tokenFiled("vault"), tokened("gateway")),
+			wantAsked: []string{"create serviceaccounts/token", "create pods/exec"},
+			wantErr:   []string{`user "alice" may not exec into pods (spec.providers[0].tokenFile) in namespace "agents"`, "pods' files"},
+		},
+		{
+			name:      "a token file, allowed",
+			rights:    []string{"create pods/exec"},
+			route:     newRoute("r", tokenFiled("vault")),
+			wantAsked: []string{"create pods/exec"},
+		},
+		{
+			name:      "every problem at once",
+			route:     newRoute("r", keyed("openai", "creds"), tokened("gateway"), tokenFiled("vault")),
+			wantAsked: []string{"creds", "create serviceaccounts/token", "create pods/exec"},
+			wantErr:   []string{`get Secret "creds"`, "; user \"alice\" may not create ServiceAccount tokens", "; user \"alice\" may not exec into pods"},
+		},
+		{
 			name: "a metadata change is not checked",
 			route: func() *llmv1alpha1.LLMRoute {
 				r := newRoute("r", keyed("openai", "creds"))
@@ -137,7 +212,7 @@ func TestRouteValidator(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			rv := &reviewer{readable: map[string][]string{"alice": tt.readable}}
+			rv := &reviewer{readable: map[string][]string{"alice": tt.readable}, rights: map[string][]string{"alice": tt.rights}}
 			v := &RouteValidator{Client: rv.client(t), WatchNamespaces: tt.watch}
 			var err error
 			if tt.old != nil {
@@ -148,7 +223,7 @@ func TestRouteValidator(t *testing.T) {
 
 			var asked []string
 			for _, r := range rv.asked {
-				asked = append(asked, r.Spec.ResourceAttributes.Name)
+				asked = append(asked, question(r))
 				// The review is about the requesting user, all of them.
 				if r.Spec.User != alice.Username || r.Spec.UID != alice.UID || !slices.Equal(r.Spec.Groups, alice.Groups) ||
 					!reflect.DeepEqual(r.Spec.Extra, map[string]authorizationv1.ExtraValue{"scopes": {"read"}}) {
@@ -211,8 +286,14 @@ func TestEnvRouteWebhookChecksSecretAccess(t *testing.T) {
 	rules := map[string][]rbacv1.PolicyRule{
 		"route-editor":  {{APIGroups: []string{llmv1alpha1.GroupVersion.Group}, Resources: []string{"llmroutes"}, Verbs: []string{"*"}}},
 		"secret-reader": {{APIGroups: []string{""}, Resources: []string{"secrets"}, Verbs: []string{"get"}}},
+		// What the built-in edit role grants beside the rest.
+		"token-minter": {{APIGroups: []string{""}, Resources: []string{"serviceaccounts/token", "pods/exec"}, Verbs: []string{"create"}}},
 	}
-	bind := map[string][]string{"mallory": {"route-editor"}, "bob": {"route-editor", "secret-reader"}}
+	bind := map[string][]string{
+		"mallory": {"route-editor"},
+		"bob":     {"route-editor", "secret-reader"},
+		"carol":   {"route-editor", "token-minter"},
+	}
 	for role, r := range rules {
 		if err := k8sClient.Create(ctx, &rbacv1.Role{ObjectMeta: metav1.ObjectMeta{Name: role, Namespace: ns}, Rules: r}); err != nil {
 			t.Fatal(err)
@@ -236,7 +317,7 @@ func TestEnvRouteWebhookChecksSecretAccess(t *testing.T) {
 		}
 		return c
 	}
-	mallory, bob := as("mallory"), as("bob")
+	mallory, bob, carol := as("mallory"), as("bob"), as("carol")
 	route := func(name, baseURL string) *llmv1alpha1.LLMRoute {
 		r := newRoute(name, keyed("openai", "creds"))
 		r.ObjectMeta = metav1.ObjectMeta{Name: name, Namespace: ns}
@@ -255,6 +336,25 @@ func TestEnvRouteWebhookChecksSecretAccess(t *testing.T) {
 		},
 	}); err != nil {
 		t.Errorf("a route without a Secret was refused: %v", err)
+	}
+
+	// Nor through apiKeys.
+	pool := newRoute("pool", pooled("openai", "creds", "api-key"))
+	pool.ObjectMeta = metav1.ObjectMeta{Name: "pool", Namespace: ns}
+	wantForbidden(t, mallory.Create(ctx, pool), `user "mallory" may not get Secret "creds" (spec.providers[0].apiKeys[0].secretRef)`)
+
+	// Nor may she make pods send their ServiceAccount's tokens, or a file of
+	// theirs, to her host; carol, who may mint tokens and exec, may.
+	minted := func(name string) *llmv1alpha1.LLMRoute {
+		r := newRoute(name, tokened("gateway"), tokenFiled("vault"))
+		r.ObjectMeta = metav1.ObjectMeta{Name: name, Namespace: ns}
+		return r
+	}
+	err = mallory.Create(ctx, minted("mint"))
+	wantForbidden(t, err, `user "mallory" may not create ServiceAccount tokens (spec.providers[0].serviceAccountToken)`)
+	wantForbidden(t, err, `user "mallory" may not exec into pods (spec.providers[1].tokenFile)`)
+	if err := carol.Create(ctx, minted("mint")); err != nil {
+		t.Errorf("carol, who may create tokens and exec, was refused: %v", err)
 	}
 
 	// Bob may read the Secret: his route is admitted and rendered.

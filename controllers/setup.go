@@ -20,11 +20,15 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net/http"
 	"slices"
+	"time"
 
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/meta"
+	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
+	"k8s.io/apimachinery/pkg/selection"
 	"k8s.io/apimachinery/pkg/util/validation"
 	ctrl "sigs.k8s.io/controller-runtime"
 	"sigs.k8s.io/controller-runtime/pkg/cache"
@@ -47,6 +51,18 @@ type Options struct {
 	// reconciles, injects and validates only there, so that it needs rights
 	// only there (a Role per namespace). Empty means every namespace.
 	WatchNamespaces []string
+
+	// CredentialsCheckInterval is how often the CredentialsHealthy condition
+	// of a route with running pods is refreshed from its sidecars; zero
+	// means DefaultCredentialsCheckInterval.
+	CredentialsCheckInterval time.Duration
+	// DisableCredentialsCheck turns those checks off: the operator then
+	// neither caches pods nor connects to them, and sets no
+	// CredentialsHealthy condition.
+	DisableCredentialsCheck bool
+	// ProbeTransport carries the checks' requests to the pods' sidecars; nil
+	// means NewProbeTransport().
+	ProbeTransport http.RoundTripper
 }
 
 // Validate reports every option the operator cannot run with.
@@ -54,6 +70,9 @@ func (o Options) Validate() error {
 	var errs []error
 	if err := o.Sidecar.Validate(); err != nil {
 		errs = append(errs, err)
+	}
+	if o.CredentialsCheckInterval < 0 {
+		errs = append(errs, fmt.Errorf("credentials check interval %s is negative", o.CredentialsCheckInterval))
 	}
 	for i, ns := range o.WatchNamespaces {
 		if msgs := validation.IsDNS1123Label(ns); len(msgs) > 0 {
@@ -86,6 +105,9 @@ func watches(namespaces []string, ns string) bool {
 //     referenced Secret change and a rendered one edited or deleted. Every
 //     Secret of the watched namespaces is watched, since any of them may be
 //     referenced; none of their content is held.
+//   - Pods that carry RouteLabel, stripped to what the credential checks
+//     need (podSummary): name, route label, phase, IP and the sidecar's
+//     state. No spec, no environment.
 //
 // Reads of ConfigMap and Secret contents go to the API server (DisableFor),
 // never through the cache.
@@ -94,6 +116,9 @@ func (o Options) ManagerOptions(base ctrl.Options) ctrl.Options {
 	base.Cache.ByObject = map[client.Object]cache.ByObject{
 		&corev1.ConfigMap{}: {Label: labels.SelectorFromSet(labels.Set{ManagedByLabel: ManagedByValue})},
 		&corev1.Secret{}:    {Transform: secretIdentity},
+	}
+	if !o.DisableCredentialsCheck {
+		base.Cache.ByObject[&corev1.Pod{}] = cache.ByObject{Label: labels.NewSelector().Add(routeLabelExists), Transform: podSummary}
 	}
 	if len(o.WatchNamespaces) > 0 {
 		base.Cache.DefaultNamespaces = make(map[string]cache.Config, len(o.WatchNamespaces))
@@ -125,10 +150,49 @@ func secretIdentity(in any) (any, error) {
 	return in, nil
 }
 
+// routeLabelExists selects the pods that use a route.
+var routeLabelExists = func() labels.Requirement {
+	r, err := labels.NewRequirement(RouteLabel, selection.Exists, nil)
+	if err != nil {
+		panic(err) // a constant label key
+	}
+	return *r
+}()
+
+// podSummary is the cache transform of pods: what the credential checks
+// read of a pod, and nothing else. A pod's spec can hold values an app
+// should have kept in a Secret (environment variables); none of it is held.
+func podSummary(in any) (any, error) {
+	pod, ok := in.(*corev1.Pod)
+	if !ok {
+		return in, nil // a tombstone: it leaves the cache
+	}
+	slim := &corev1.Pod{
+		ObjectMeta: metav1.ObjectMeta{
+			Name:              pod.Name,
+			Namespace:         pod.Namespace,
+			UID:               pod.UID,
+			ResourceVersion:   pod.ResourceVersion,
+			Labels:            map[string]string{RouteLabel: pod.Labels[RouteLabel]},
+			DeletionTimestamp: pod.DeletionTimestamp,
+		},
+		Status: corev1.PodStatus{Phase: pod.Status.Phase, PodIP: pod.Status.PodIP},
+	}
+	for _, s := range pod.Status.InitContainerStatuses {
+		if s.Name == SidecarContainerName {
+			slim.Status.InitContainerStatuses = []corev1.ContainerStatus{{
+				Name: s.Name, Started: s.Started, State: corev1.ContainerState{Running: s.State.Running},
+			}}
+		}
+	}
+	return slim, nil
+}
+
 // Setup registers the operator on a manager built with ManagerOptions: the
-// LLMRoute controller, the pod webhook that injects the sidecar, the
-// LLMRoute webhook that checks who may reference which Secret, and the
-// health checks (ready once the webhook server serves).
+// LLMRoute controller, the controller that checks the routes' credentials in
+// their sidecars, the pod webhook that injects the sidecar, the LLMRoute
+// webhook that checks who may reference which Secret, and the health checks
+// (ready once the webhook server serves).
 func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 	if err := o.Validate(); err != nil {
 		return err
@@ -139,6 +203,16 @@ func Setup(ctx context.Context, mgr ctrl.Manager, o Options) error {
 		Recorder: mgr.GetEventRecorder(EventSource),
 	}).SetupWithManager(ctx, mgr); err != nil {
 		return fmt.Errorf("set up the LLMRoute controller: %w", err)
+	}
+	if !o.DisableCredentialsCheck {
+		if err := (&CredentialsReconciler{
+			Client:    mgr.GetClient(),
+			Recorder:  mgr.GetEventRecorder(EventSource),
+			Transport: o.ProbeTransport,
+			Interval:  o.CredentialsCheckInterval,
+		}).SetupWithManager(mgr); err != nil {
+			return fmt.Errorf("set up the credentials controller: %w", err)
+		}
 	}
 	if err := (&PodInjector{
 		Reader:          mgr.GetAPIReader(),

@@ -55,6 +55,12 @@ func TestOptionsValidate(t *testing.T) {
 			wantErr: []string{`"Team_A" is not a namespace name`, `"b" is listed twice`},
 		},
 		{name: "bad sidecar", o: Options{}, wantErr: []string{"sidecar image is required"}},
+		{name: "credential checks off", o: Options{Sidecar: testSidecar(), DisableCredentialsCheck: true}},
+		{
+			name:    "negative credentials check interval",
+			o:       Options{Sidecar: testSidecar(), CredentialsCheckInterval: -time.Second},
+			wantErr: []string{"credentials check interval -1s is negative"},
+		},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -82,7 +82,7 @@ func (s SidecarSettings) Validate() error {
 // keeps running (restartPolicy Always). Its startup probe waits for /readyz,
 // and the kubelet starts the next containers only once a sidecar has started,
 // so the app's first LLM call finds the proxy ready.
-func sidecarContainer(s SidecarSettings, configVolume, keysVolume string, sc *corev1.SecurityContext) corev1.Container {
+func sidecarContainer(s SidecarSettings, mounts []corev1.VolumeMount, sc *corev1.SecurityContext) corev1.Container {
 	always := corev1.ContainerRestartPolicyAlways
 	return corev1.Container{
 		Name:            SidecarContainerName,
@@ -102,15 +102,12 @@ func sidecarContainer(s SidecarSettings, configVolume, keysVolume string, sc *co
 			ContainerPort: config.DefaultAdminPort,
 			Protocol:      corev1.ProtocolTCP,
 		}},
-		RestartPolicy:  &always,
-		StartupProbe:   httpProbe("/readyz", 1, 30),
-		ReadinessProbe: httpProbe("/readyz", 5, 3),
-		LivenessProbe:  httpProbe("/healthz", 10, 3),
-		Resources:      *s.Resources.DeepCopy(),
-		VolumeMounts: []corev1.VolumeMount{
-			{Name: configVolume, MountPath: config.ConfigDir, ReadOnly: true},
-			{Name: keysVolume, MountPath: config.KeysDir, ReadOnly: true},
-		},
+		RestartPolicy:            &always,
+		StartupProbe:             httpProbe("/readyz", 1, 30),
+		ReadinessProbe:           httpProbe("/readyz", 5, 3),
+		LivenessProbe:            httpProbe("/healthz", 10, 3),
+		Resources:                *s.Resources.DeepCopy(),
+		VolumeMounts:             mounts,
 		SecurityContext:          sc,
 		TerminationMessagePolicy: corev1.TerminationMessageFallbackToLogsOnError,
 	}

@@ -66,6 +66,14 @@ var envSidecar = SidecarSettings{
 	LogLevel:  "info",
 }
 
+// envSidecars answers the suite manager's credential checks for the pods
+// the tests mark as running (envtest has no kubelet), by pod IP.
+var envSidecars = &fakeSidecars{metrics: map[string]string{}, asked: map[string]int{}}
+
+// envCredentialsCheckInterval is short so that a test sees a change within
+// moments.
+const envCredentialsCheckInterval = 300 * time.Millisecond
+
 func TestMain(m *testing.M) {
 	flag.Parse()
 	os.Exit(runSuite(m))
@@ -134,7 +142,7 @@ func runSuite(m *testing.M) int {
 		WebhookServer: webhook.NewServer(webhook.Options{
 			Host: wh.LocalServingHost, Port: wh.LocalServingPort, CertDir: wh.LocalServingCertDir,
 		}),
-	}, Options{Sidecar: envSidecar})
+	}, Options{Sidecar: envSidecar, CredentialsCheckInterval: envCredentialsCheckInterval, ProbeTransport: envSidecars})
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1

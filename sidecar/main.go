@@ -62,7 +62,7 @@ func parseFlags(args []string, out *os.File) (options, error) {
 	var o options
 	fs := flag.NewFlagSet("llmroute-sidecar", flag.ContinueOnError)
 	fs.SetOutput(out)
-	fs.StringVar(&o.config, config.FlagConfig, "", "config file (YAML or JSON); required. It and the API key files it names are watched and reloaded on change")
+	fs.StringVar(&o.config, config.FlagConfig, "", "config file (YAML or JSON); required. It and the credential files it names (keys, tokens, client secrets) are watched and reloaded on change")
 	fs.StringVar(&o.listen, config.FlagListen, config.DefaultListen, "address of the LLM proxy; keep it on loopback so other pods cannot use this pod's keys")
 	fs.StringVar(&o.adminListen, config.FlagAdminListen, ":"+strconv.Itoa(config.DefaultAdminPort), "address of /healthz, /readyz and /metrics (and /debug/providers, which answers loopback only)")
 	fs.StringVar(&o.logFormat, config.FlagLogFormat, config.LogFormats[0], "log format: "+strings.Join(config.LogFormats, " or "))
@@ -194,12 +194,23 @@ func run(args []string, stderr *os.File) error {
 	listening.Store(true)
 
 	w := &reload.Watcher{File: o.config, Target: px, Log: log}
+	watchEnded := make(chan struct{})
 	go func() {
+		defer close(watchEnded)
 		if err := w.Run(ctx); err != nil {
 			log.Error(err, "Config watch stopped: changes will not be reloaded")
 		}
 	}()
-	log.Info("llmroute-sidecar serving", "version", version, "listen", ln.Addr().String(), "admin", adminLn.Addr().String(),
+	// Announced once the files are watched, so a change made after the line
+	// is seen.
+	select {
+	case <-w.Ready():
+	case <-watchEnded:
+	}
+	// Written at every --log-level: whoever starts the sidecar on port 0
+	// (its tests, the demo, the benchmark) reads the bound addresses here.
+	announce, _ := newLogger(o.logFormat, "info", stderr)
+	announce.Info("llmroute-sidecar serving", "version", version, "listen", ln.Addr().String(), "admin", adminLn.Addr().String(),
 		"providers", len(cfg.Providers), "rules", len(cfg.Rules))
 
 	select {

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"fmt"
@@ -21,6 +20,8 @@ import (
 	"golang.org/x/net/netutil"
 
 	"github.com/osmen-ai/llmroute/hack/mockllm/mock"
+	"github.com/osmen-ai/llmroute/hack/process"
+	"github.com/osmen-ai/llmroute/sidecar/config"
 )
 
 // sidecarBinary builds llmroute-sidecar once for the tests that run it as a
@@ -47,15 +48,6 @@ func buildSidecar(t *testing.T) string {
 	return bin
 }
 
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 func writeConfig(t *testing.T, path, upstreamURL string, attempts int) {
 	t.Helper()
 	cfg := fmt.Sprintf(`version: 1
@@ -77,79 +69,92 @@ circuitBreaker: {consecutiveFailures: 100}
 	}
 }
 
+// sidecarProcess is a running llmroute-sidecar and where it serves.
 type sidecarProcess struct {
-	cmd   *exec.Cmd
-	addr  string
+	*process.Process
+	addr  string // the proxy listener
 	admin string
-	logs  *lockedBuffer
-	done  chan error
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }
 
 func startSidecar(t *testing.T, configFile string) *sidecarProcess {
 	t.Helper()
-	return startSidecarEnv(t, configFile)
+	return startSidecarEnv(t, configFile, nil)
 }
 
-// startSidecarEnv starts the sidecar with env added to the test's environment.
-func startSidecarEnv(t *testing.T, configFile string, env ...string) *sidecarProcess {
+// serving is the log line in which the sidecar names the addresses it bound.
+var serving = process.Logged("llmroute-sidecar serving", "listen", "admin")
+
+// startSidecarEnv starts the sidecar on ports of its own choosing, with env
+// added to the test's environment and args to its own.
+func startSidecarEnv(t *testing.T, configFile string, env []string, args ...string) *sidecarProcess {
 	t.Helper()
-	p := &sidecarProcess{addr: freeAddr(t), admin: freeAddr(t), logs: &lockedBuffer{}, done: make(chan error, 1)}
-	p.cmd = exec.Command(buildSidecar(t), "--config", configFile, "--listen", p.addr, "--admin-listen", p.admin, "--drain-timeout", "10s")
-	p.cmd.Env = append(os.Environ(), env...)
-	stderr, _ := p.cmd.StderrPipe()
-	if err := p.cmd.Start(); err != nil {
+	argv := append([]string{buildSidecar(t), "--config", configFile, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0",
+		"--drain-timeout", "10s"}, args...)
+	p, err := process.Start(context.Background(), process.Options{Name: "sidecar", Args: argv, Env: env, Ready: serving})
+	if err != nil {
 		t.Fatal(err)
 	}
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(stderr)
-		once := sync.Once{}
-		for sc.Scan() {
-			p.logs.Write([]byte(sc.Text() + "\n"))
-			if strings.Contains(sc.Text(), "llmroute-sidecar serving") {
-				once.Do(func() { close(ready) })
-			}
-		}
-	}()
-	go func() { p.done <- p.cmd.Wait() }()
-	t.Cleanup(func() { p.cmd.Process.Kill(); <-p.done })
-	select {
-	case <-ready:
-	case err := <-p.done:
-		t.Fatalf("sidecar exited at start: %v\n%s", err, p.logs.String())
-	case <-time.After(20 * time.Second):
-		t.Fatalf("sidecar did not start:\n%s", p.logs.String())
-	}
-	return p
+	t.Cleanup(p.Stop)
+	return &sidecarProcess{Process: p, addr: p.Addrs[0], admin: p.Addrs[1]}
 }
 
-func (p *sidecarProcess) chat(ctx context.Context) (int, string, error) {
+// expectLog expects a log line with msg from now on.
+func (p *sidecarProcess) expectLog(msg string) *process.Expectation {
+	return p.Expect(fmt.Sprintf("the %q log line", msg), func(line string) bool {
+		f, ok := process.LogFields(line)
+		return ok && f["msg"] == msg
+	})
+}
+
+// wait waits for e, and fails the test with what it waited for when it
+// does not come.
+func wait(t *testing.T, e *process.Expectation) {
+	t.Helper()
+	if _, err := e.Wait(context.Background(), 10*time.Second); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func (p *sidecarProcess) chat(ctx context.Context) (int, error) {
 	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+p.addr+"/v1/chat/completions",
 		strings.NewReader(`{"model":"m","messages":[{"role":"user","content":"hi"}]}`))
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return 0, "", err
+		return 0, err
 	}
 	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	return resp.StatusCode, string(b), nil
+	io.Copy(io.Discard, resp.Body)
+	return resp.StatusCode, nil
+}
+
+// Whatever the log format and level, the sidecar started on port 0 says
+// which ports it got: the tests, the demo and the benchmark start it so. At
+// --log-level error the line was not written, and the benchmark, which runs
+// the sidecar at that level, had to pick ports by listening and closing.
+func TestAnnouncesTheAddressesItBound(t *testing.T) {
+	cfg := filepath.Join(t.TempDir(), "config.yaml")
+	writeConfig(t, cfg, "http://127.0.0.1:1", 1)
+	for _, format := range config.LogFormats {
+		for _, level := range config.LogLevels {
+			t.Run(format+"/"+level, func(t *testing.T) {
+				p := startSidecarEnv(t, cfg, nil, "--log-format", format, "--log-level", level)
+				if p.addr == p.admin {
+					t.Fatalf("listen and admin are both %s", p.addr)
+				}
+				resp, err := http.Get("http://" + p.admin + "/readyz")
+				if err != nil {
+					t.Fatalf("the announced admin address: %v", err)
+				}
+				resp.Body.Close()
+				if resp.StatusCode != http.StatusOK {
+					t.Errorf("/readyz at the announced admin address: %s", resp.Status)
+				}
+				if s, err := p.chat(context.Background()); err != nil || s != http.StatusBadGateway && s != http.StatusServiceUnavailable {
+					t.Errorf("the announced proxy address: status %d, %v; want the dead upstream's 502 or 503", s, err)
+				}
+			})
+		}
+	}
 }
 
 func TestStartupErrors(t *testing.T) {
@@ -202,7 +207,12 @@ func writeTemp(t *testing.T, content string) string {
 // sends it when the pod stops, and a cut request is a failed LLM call.
 func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 	m := mock.New(mock.Options{Faults: mock.Faults{Latency: 700 * time.Millisecond}})
-	up := httptest.NewServer(m)
+	arrived := make(chan struct{})
+	var once sync.Once
+	up := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		once.Do(func() { close(arrived) })
+		m.ServeHTTP(w, r)
+	}))
 	defer up.Close()
 	defer m.Close()
 	cfg := filepath.Join(t.TempDir(), "config.yaml")
@@ -215,35 +225,35 @@ func TestSIGTERMDrainsInFlightRequests(t *testing.T) {
 	}
 	res := make(chan result, 1)
 	go func() {
-		s, _, err := p.chat(context.Background())
+		s, err := p.chat(context.Background())
 		res <- result{s, err}
 	}()
-	deadline := time.Now().Add(10 * time.Second)
-	for m.Stats().InFlight == 0 { // the request reached the upstream
-		if time.Now().After(deadline) {
-			t.Fatalf("the request never reached the upstream\n%s", p.logs.String())
-		}
-		time.Sleep(5 * time.Millisecond)
+	select {
+	case <-arrived:
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the request did not reach the upstream in 10s\n%s", p.Tail(2000))
 	}
-	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	draining := p.expectLog("Draining: finishing requests in flight")
+	if err := p.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
-	r := <-res
-	if r.err != nil || r.status != 200 {
-		t.Fatalf("in-flight request: status %d err %v\n%s", r.status, r.err, p.logs.String())
-	}
 	select {
-	case err := <-p.done:
-		p.done <- err // for the cleanup
-		if err != nil {
-			t.Fatalf("exit: %v\n%s", err, p.logs.String())
+	case r := <-res:
+		if r.err != nil || r.status != 200 {
+			t.Fatalf("in-flight request: status %d err %v\n%s", r.status, r.err, p.Tail(2000))
 		}
 	case <-time.After(10 * time.Second):
-		t.Fatal("sidecar did not exit after draining")
+		t.Fatalf("the request in flight was not answered in 10s\n%s", p.Tail(2000))
 	}
-	if !strings.Contains(p.logs.String(), "Draining") {
-		t.Errorf("no drain log line:\n%s", p.logs.String())
+	select {
+	case <-p.Done():
+		if err := p.Err(); err != nil {
+			t.Fatalf("exit: %v\n%s", err, p.Tail(2000))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatalf("the sidecar did not exit in 10s after draining\n%s", p.Tail(2000))
 	}
+	wait(t, draining)
 }
 
 // A changed file is picked up; a broken one is refused and the last good
@@ -258,33 +268,25 @@ func TestConfigFileReload(t *testing.T) {
 	writeConfig(t, cfg, up.URL, 1)
 	p := startSidecar(t, cfg)
 
-	waitFor := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(10 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("timed out waiting for %s\n%s", what, p.logs.String())
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
 	m.ResetStats()
 	p.chat(context.Background())
 	if m.Stats().Requests != 1 {
 		t.Fatalf("attempts=1: upstream saw %d calls", m.Stats().Requests)
 	}
+	reloaded := p.expectLog("Config reloaded")
 	writeConfig(t, cfg, up.URL, 3)
-	waitFor("the reload", func() bool { return strings.Contains(p.logs.String(), "Config reloaded") })
+	wait(t, reloaded)
 	m.ResetStats()
 	p.chat(context.Background())
 	if got := m.Stats().Requests; got != 3 {
 		t.Errorf("after reloading attempts=3: upstream saw %d calls", got)
 	}
 
+	refused := p.expectLog("Config change refused: the last good config keeps serving")
 	os.WriteFile(cfg, []byte("version: 1\nproviders: [\n"), 0o600)
-	waitFor("the refusal", func() bool { return strings.Contains(p.logs.String(), "Config change refused") })
+	wait(t, refused)
 	m.ResetStats()
-	status, _, err := p.chat(context.Background())
+	status, err := p.chat(context.Background())
 	if err != nil || status != 503 || m.Stats().Requests != 3 {
 		t.Errorf("after a broken file the last good config must serve: status %d err %v calls %d", status, err, m.Stats().Requests)
 	}
@@ -330,7 +332,7 @@ func TestMemoryStaysBounded(t *testing.T) {
 	defer up.Close()
 	cfg := filepath.Join(t.TempDir(), "config.yaml")
 	writeConfig(t, cfg, up.URL, 1)
-	p := startSidecarEnv(t, cfg, "GOMEMLIMIT=128MiB")
+	p := startSidecarEnv(t, cfg, []string{"GOMEMLIMIT=128MiB"})
 
 	req, _ := http.NewRequest(http.MethodPost, "http://"+p.addr+"/v1/chat/completions", strings.NewReader(`{"model":"m","messages":[]}`))
 	req.Header.Set("X-Test-Big", "1")
@@ -371,10 +373,10 @@ func TestMemoryStaysBounded(t *testing.T) {
 	if statuses[200] == 0 || statuses[200]+statuses[503] != 50 {
 		t.Fatalf("answers by status %v: want every request answered, 200 or 503 with Retry-After", statuses)
 	}
-	if s, _, err := p.chat(context.Background()); err != nil || s != 200 {
-		t.Fatalf("the sidecar does not answer afterwards: %d %v\n%s", s, err, p.logs.String())
+	if s, err := p.chat(context.Background()); err != nil || s != 200 {
+		t.Fatalf("the sidecar does not answer afterwards: %d %v\n%s", s, err, p.Tail(2000))
 	}
-	peak := peakRSS(t, p.cmd.Process.Pid)
+	peak := peakRSS(t, p.Pid())
 	t.Logf("answers by status %v; peak RSS %d MiB", statuses, peak>>20)
 	if peak > 200<<20 {
 		t.Errorf("peak RSS %d MiB: buffers are not bounded", peak>>20)

@@ -22,8 +22,9 @@ const (
 	// ConditionAccepted says whether the spec renders into a sidecar
 	// configuration that the sidecar's own validation accepts.
 	ConditionAccepted = "Accepted"
-	// ConditionResolvedRefs says whether every apiKeySecretRef names an
-	// existing Secret and key.
+	// ConditionResolvedRefs says whether every Secret key the route
+	// references (apiKeySecretRef, apiKeys, clientSecretRef) exists and can
+	// be sent.
 	ConditionResolvedRefs = "ResolvedRefs"
 	// ConditionReady says whether the rendered ConfigMap and keys Secret are
 	// written and current, so that injected sidecars run this generation.
@@ -54,4 +55,41 @@ const (
 	// renders to exists and is not controlled by the route; it is left
 	// untouched.
 	ReasonConflict = "Conflict"
+)
+
+// CredentialsHealthy says whether the sidecars of the route's pods can use
+// every credential of the route, as they report it on their metrics endpoint
+// (llmroute_credential_state). It is computed from a sample of the route's
+// running pods, about once a minute, and names a failing credential by its
+// Secret name and key or by its kind, never by value.
+const ConditionCredentialsHealthy = "CredentialsHealthy"
+
+// CredentialsHealthy reasons.
+const (
+	// ReasonCredentialsUsable (CredentialsHealthy=True): every sampled
+	// sidecar can use every credential (a key cooling down after a 429
+	// counts as usable: the others serve meanwhile).
+	ReasonCredentialsUsable = "CredentialsUsable"
+	// ReasonNoCredentials (CredentialsHealthy=True): no provider of the
+	// route uses a credential; there is nothing to check.
+	ReasonNoCredentials = "NoCredentials"
+	// ReasonKeyRefused (CredentialsHealthy=False): a provider answered a
+	// credential with 401 or 403; the sidecar sets a key aside until its
+	// Secret changes.
+	ReasonKeyRefused = "KeyRefused"
+	// ReasonTokenUnavailable (CredentialsHealthy=False): a sidecar could not
+	// obtain a token (the token endpoint is down or refuses the client, or a
+	// token file is missing).
+	ReasonTokenUnavailable = "TokenUnavailable"
+	// ReasonNoPods (CredentialsHealthy=Unknown): no running pod with a
+	// started sidecar uses the route.
+	ReasonNoPods = "NoPods"
+	// ReasonMetricsUnreachable (CredentialsHealthy=Unknown): no sampled
+	// sidecar's metrics endpoint answered (a NetworkPolicy that keeps the
+	// operator from the pods' admin port, say).
+	ReasonMetricsUnreachable = "MetricsUnreachable"
+	// ReasonNotReported (CredentialsHealthy=Unknown): the sampled sidecars
+	// answered but report no credential state (a sidecar older than the
+	// operator).
+	ReasonNotReported = "NotReported"
 )

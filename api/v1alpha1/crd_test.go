@@ -340,6 +340,31 @@ func TestDefaultsMatchSidecarConfig(t *testing.T) {
 	}
 }
 
+// The weight the API server gives a key of apiKeys must be the sidecar's
+// default, for the same reason.
+func TestAPIKeyWeightDefaultMatchesSidecarConfig(t *testing.T) {
+	requireAPIServer(t)
+	ctx := testContext(t)
+	route := &llmv1alpha1.LLMRoute{
+		ObjectMeta: metav1.ObjectMeta{Name: "weight-default", Namespace: testNamespace},
+		Spec: llmv1alpha1.LLMRouteSpec{
+			Providers: []llmv1alpha1.Provider{{Name: "gpt", Type: llmv1alpha1.ProviderOpenAI,
+				APIKeys: []llmv1alpha1.APIKey{{SecretRef: llmv1alpha1.SecretKeyRef{Name: "keys", Key: "a"}}}}},
+			Rules: []llmv1alpha1.Rule{{Backends: []string{"gpt"}}},
+		},
+	}
+	if err := create(ctx, route); err != nil {
+		t.Fatalf("create: %v", err)
+	}
+	t.Cleanup(func() { _ = k8sClient.Delete(context.Background(), route) })
+	if err := k8sClient.Get(ctx, client.ObjectKeyFromObject(route), route); err != nil {
+		t.Fatalf("get: %v", err)
+	}
+	if got := route.Spec.Providers[0].APIKeys[0].Weight; got != config.DefaultAPIKeyWeight {
+		t.Errorf("apiKeys[0].weight = %d, want the sidecar's default %d", got, config.DefaultAPIKeyWeight)
+	}
+}
+
 func TestInvalidRoutesAreRefused(t *testing.T) {
 	requireAPIServer(t)
 	cases := loadCases(t, "invalid")
@@ -494,14 +519,35 @@ type parityProvider struct {
 	keyed    bool
 	insecure bool
 	headers  map[string]string
+	// token makes the credential a projected ServiceAccount token instead
+	// of a key: every credential source counts, not only keys.
+	token bool
+	// oauth2TokenURL, googleTokenURL and googleImpersonationURL, when set,
+	// make the credential an OAuth2 client or a Google external account
+	// with that endpoint.
+	oauth2TokenURL, googleTokenURL, googleImpersonationURL string
 }
+
+const parityGoogleAudience = "//iam.googleapis.com/projects/1/locations/global/workloadIdentityPools/p/providers/q"
 
 // sidecarVerdict is what the sidecar's own validation says of the provider
 // the operator would render.
 func (p parityProvider) sidecarVerdict() error {
 	cp := config.Provider{Name: "p", Type: config.OpenAICompatible, BaseURL: p.baseURL, Insecure: p.insecure, Headers: p.headers}
-	if p.keyed {
+	switch {
+	case p.keyed:
 		cp.APIKeyFile = "/etc/llmroute/keys/p"
+	case p.token:
+		cp.TokenFile = "/etc/llmroute/tokens/p"
+	case p.oauth2TokenURL != "":
+		cp.OAuth2ClientCredentials = &config.OAuth2ClientCredentials{
+			TokenURL: p.oauth2TokenURL, ClientID: "c", ClientSecretFile: "/etc/llmroute/keys/p",
+		}
+	case p.googleTokenURL != "" || p.googleImpersonationURL != "":
+		cp.GoogleExternalAccount = &config.GoogleExternalAccount{
+			Audience: parityGoogleAudience, SubjectTokenFile: "/etc/llmroute/tokens/p",
+			TokenURL: p.googleTokenURL, ServiceAccountImpersonationURL: p.googleImpersonationURL,
+		}
 	}
 	cfg := config.Config{Providers: []config.Provider{cp}, Rules: []config.Rule{{Backends: []string{"p"}}}}
 	cfg.Default()
@@ -512,8 +558,25 @@ func (p parityProvider) sidecarVerdict() error {
 // LLMRoute.
 func (p parityProvider) apiServerVerdict(t *testing.T, name string) error {
 	provider := map[string]any{"name": "p", "type": "OpenAICompatible", "baseURL": p.baseURL}
-	if p.keyed {
+	switch {
+	case p.keyed:
 		provider["apiKeySecretRef"] = map[string]any{"name": "creds", "key": "token"}
+	case p.token:
+		provider["serviceAccountToken"] = map[string]any{"audience": "gateway"}
+	case p.oauth2TokenURL != "":
+		provider["oauth2ClientCredentials"] = map[string]any{
+			"tokenURL": p.oauth2TokenURL, "clientID": "c",
+			"clientSecretRef": map[string]any{"name": "creds", "key": "secret"},
+		}
+	case p.googleTokenURL != "" || p.googleImpersonationURL != "":
+		g := map[string]any{"audience": parityGoogleAudience, "serviceAccountToken": map[string]any{"audience": "sts"}}
+		if p.googleTokenURL != "" {
+			g["tokenURL"] = p.googleTokenURL
+		}
+		if p.googleImpersonationURL != "" {
+			g["serviceAccountImpersonationURL"] = p.googleImpersonationURL
+		}
+		provider["googleExternalAccount"] = g
 	}
 	if p.insecure {
 		provider["insecure"] = true
@@ -570,6 +633,11 @@ func TestCRDAgreesWithSidecarOnBaseURLs(t *testing.T) {
 		{baseURL: "https://llm.example.com/v1#frag"},
 		{baseURL: "https://llm.example.com/v1#"},
 		{baseURL: "https://llm.example.com/v1?api-version=2024-10-21"},
+		{baseURL: "http://llm.example.com/v1", token: true},
+		{baseURL: "http://llm.example.com/v1", token: true, insecure: true},
+		{baseURL: "http://gateway.platform.svc/v1", token: true},
+		{baseURL: "http://llm.example.com/v1", oauth2TokenURL: "https://sso.example.com/token"},
+		{baseURL: "http://llm.example.com/v1", googleTokenURL: "https://sts.googleapis.com/v1/token"},
 	}
 	for i, tc := range tests {
 		t.Run(tc.baseURL, func(t *testing.T) {
@@ -617,5 +685,54 @@ func TestCRDAgreesWithSidecarOnHeaders(t *testing.T) {
 				t.Errorf("the sidecar says %v, the API server says %v", sidecar, server)
 			}
 		})
+	}
+}
+
+// TestCRDAgreesWithSidecarOnTokenURLs does the same for the endpoints the
+// sidecar sends client secrets and subject tokens to: the OAuth2 token URL,
+// Google's STS URL and its impersonation URL.
+func TestCRDAgreesWithSidecarOnTokenURLs(t *testing.T) {
+	requireAPIServer(t)
+	urls := []string{
+		"https://sso.example.com/token",
+		"http://sso.example.com/token",
+		"http://127.0.0.1:8080/token",
+		"http://localhost/token",
+		"http://[::1]:8080/token",
+		"http://idp.auth.svc/token",
+		"http://idp.auth.svc.cluster.local:8080/token",
+		"http://idp.auth.svc.cluster.local.evil.example/token",
+		"http://10.0.0.7/token",
+		"https://client:secret@sso.example.com/token",
+		"https://user@sso.example.com/token",
+		"https://sso.example.com/realms/a@b/token",
+		"https://sso.example.com/token?tenant=x",
+		"https://sso.example.com/token#frag",
+		"ftp://sso.example.com/token",
+		"https:///token",
+	}
+	i := 0
+	for _, u := range urls {
+		for _, insecure := range []bool{false, true} {
+			for _, tc := range []struct {
+				field string
+				p     parityProvider
+			}{
+				{"oauth2ClientCredentials.tokenURL", parityProvider{oauth2TokenURL: u}},
+				{"googleExternalAccount.tokenURL", parityProvider{googleTokenURL: u}},
+				{"googleExternalAccount.serviceAccountImpersonationURL", parityProvider{googleImpersonationURL: u}},
+			} {
+				t.Run(fmt.Sprintf("%s %s insecure=%v", tc.field, u, insecure), func(t *testing.T) {
+					i++
+					tc.p.baseURL = "https://llm.example.com/v1"
+					tc.p.insecure = insecure
+					sidecar := tc.p.sidecarVerdict()
+					server := tc.p.apiServerVerdict(t, fmt.Sprintf("tokenurl-%03d", i))
+					if (sidecar == nil) != (server == nil) {
+						t.Errorf("the sidecar says %v, the API server says %v", sidecar, server)
+					}
+				})
+			}
+		}
 	}
 }

@@ -22,9 +22,11 @@ import (
 
 // The schema mirrors the sidecar's configuration file (package sidecar/config):
 // the operator renders each LLMRoute into that file, so field names, meanings,
-// defaults and bounds are the same. The differences: API keys come from a
-// Secret (apiKeySecretRef) instead of a file or an environment variable, and
-// there is no version field.
+// defaults and bounds are the same. The differences: credentials come from
+// Secrets (apiKeySecretRef, apiKeys, clientSecretRef) or from tokens the pod
+// webhook projects or mounts (serviceAccountToken, tokenFile), never from a
+// file path or an environment variable the route names, and there is no
+// version field.
 //
 // A duration is a Go duration string ("500ms", "2s", "1m30s"). The API server
 // checks its syntax with a pattern because its own "duration" format accepts
@@ -83,8 +85,8 @@ type SecretKeyRef struct {
 	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$`
 	Name string `json:"name"`
 
-	// key is the key within the Secret whose value is the API key. Surrounding
-	// whitespace in the value is trimmed.
+	// key is the key within the Secret whose value is the credential.
+	// Surrounding whitespace in the value is trimmed.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=253
@@ -92,15 +94,208 @@ type SecretKeyRef struct {
 	Key string `json:"key"`
 }
 
+// APIKey is one of several static keys of a provider.
+type APIKey struct {
+	// secretRef selects the Secret key holding this API key. The key is
+	// named "<secret>/<key>" in the sidecar's logs and metrics and in the
+	// route's status, never by its value.
+	// +required
+	SecretRef SecretKeyRef `json:"secretRef"`
+
+	// weight is the key's share of the requests, relative to the other
+	// keys' weights.
+	// +optional
+	// +kubebuilder:default=1
+	// +kubebuilder:validation:Minimum=1
+	// +kubebuilder:validation:Maximum=1000
+	Weight int32 `json:"weight,omitempty"`
+
+	// models are glob patterns (Go path.Match syntax) of the requested
+	// models this key may serve. An empty list serves every model.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=256
+	Models []string `json:"models,omitempty"`
+}
+
+// ServiceAccountToken asks the kubelet for a token of the pod's
+// ServiceAccount with an audience of the route's choosing, renewed before it
+// expires. The pod webhook projects it into the sidecar only; the app's
+// containers never see it. automountServiceAccountToken: false on the pod
+// does not prevent it: a projected token is requested explicitly.
+type ServiceAccountToken struct {
+	// audience is the token's intended recipient, its "aud" claim: the
+	// gateway or identity provider that validates it. Never use the
+	// Kubernetes API server's own audience: whoever receives such a token can
+	// call the API server as the pod's ServiceAccount.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^\S+$`
+	Audience string `json:"audience"`
+
+	// expirationSeconds is the token's requested lifetime. The kubelet renews
+	// the token once 80% of it has passed, and the sidecar re-reads the file.
+	// At least 600 (Kubernetes' minimum), at most 86400: the token leaves the
+	// cluster, so it should not live long.
+	// +optional
+	// +kubebuilder:default=3600
+	// +kubebuilder:validation:Minimum=600
+	// +kubebuilder:validation:Maximum=86400
+	ExpirationSeconds int64 `json:"expirationSeconds,omitempty"`
+}
+
+// TokenFile is a bearer token that something else in the pod keeps fresh in a
+// file of one of the pod's own volumes: a Vault agent's or a SPIFFE helper's
+// shared emptyDir, a CSI driver's volume. The pod webhook mounts that volume,
+// read-only, into the sidecar at /etc/llmroute/volumes/<volume>, and refuses
+// a pod that has no such volume.
+type TokenFile struct {
+	// volume is the name of the pod's volume that holds the token.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=63
+	// +kubebuilder:validation:Pattern=`^[a-z0-9]([-a-z0-9]*[a-z0-9])?$`
+	Volume string `json:"volume"`
+
+	// path is the token file's path inside the volume: relative, without
+	// "..". Surrounding whitespace in the file is trimmed.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^[^/\s]+(/[^/\s]+)*$`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('(^|/)[.][.](/|$)')",message="path must stay inside the volume: no '..' segment"
+	Path string `json:"path"`
+}
+
+// ClientAssertion is how the client proves who it is to the token endpoint
+// without a secret: a signed token sent as client_assertion (RFC 7523).
+type ClientAssertion struct {
+	// serviceAccountToken is projected into the sidecar and sent as the
+	// assertion (client_assertion_type jwt-bearer). For Azure workload
+	// identity its audience is api://AzureADTokenExchange.
+	// +required
+	ServiceAccountToken ServiceAccountToken `json:"serviceAccountToken"`
+}
+
+// OAuth2ClientCredentials obtains access tokens with the OAuth 2.0 client
+// credentials grant; the sidecar fetches them before the first call and
+// refreshes them ahead of expiry.
+// +kubebuilder:validation:XValidation:rule="has(self.clientSecretRef) != has(self.clientAssertion)",message="set clientSecretRef or clientAssertion, one of them"
+type OAuth2ClientCredentials struct {
+	// tokenURL is the token endpoint, for example
+	// https://login.microsoftonline.com/<tenant>/oauth2/v2.0/token. https://
+	// unless the host is loopback or cluster-local or the provider sets
+	// insecure; no user information (user:password@).
+	// +required
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^https?://[^\s/?#]+([/?#]\S*)?$`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[a-z]+://[^/?#]*@')",message="tokenURL must not contain user information (user:password@)",reason=FieldValueForbidden
+	TokenURL string `json:"tokenURL"`
+
+	// clientID is the client's id at the token endpoint (for Azure, the
+	// application's or managed identity's client id).
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^\S+$`
+	ClientID string `json:"clientID"`
+
+	// clientSecretRef selects the Secret key holding the client secret. Set
+	// this or clientAssertion.
+	// +optional
+	ClientSecretRef *SecretKeyRef `json:"clientSecretRef,omitempty"`
+
+	// clientAssertion authenticates the client with a projected
+	// ServiceAccount token instead of a secret (workload identity federation).
+	// +optional
+	ClientAssertion *ClientAssertion `json:"clientAssertion,omitempty"`
+
+	// scopes are requested with the token, for example
+	// https://cognitiveservices.azure.com/.default.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=512
+	// +kubebuilder:validation:items:Pattern=`^\S+$`
+	Scopes []string `json:"scopes,omitempty"`
+
+	// audience is sent as the token request's audience parameter, for
+	// identity providers that want one.
+	// +optional
+	// +kubebuilder:validation:MaxLength=512
+	Audience string `json:"audience,omitempty"`
+
+	// params are more form parameters of the token request (a resource, say).
+	// They are configuration, not secrets: they are stored in the rendered
+	// ConfigMap. Parameters the sidecar sets itself are refused.
+	// +optional
+	// +kubebuilder:validation:MaxProperties=16
+	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) >= 1 && size(k) <= 256 && size(self[k]) <= 2048)",message="parameter names must be 1 to 256 characters and values at most 2048"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k in ['grant_type', 'client_id', 'client_secret', 'client_assertion', 'client_assertion_type', 'scope', 'audience']))",message="grant_type, client_id, client_secret, client_assertion, client_assertion_type, scope and audience are set by the sidecar from the other fields"
+	Params map[string]string `json:"params,omitempty"`
+}
+
+// GoogleExternalAccount obtains Google access tokens with workload identity
+// federation: a projected ServiceAccount token is exchanged at Google's
+// Security Token Service, then, if serviceAccountImpersonationURL is set, for
+// a Google service account's token.
+type GoogleExternalAccount struct {
+	// audience is the workload identity pool provider's full resource name:
+	// //iam.googleapis.com/projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<provider>.
+	// +required
+	// +kubebuilder:validation:MinLength=1
+	// +kubebuilder:validation:MaxLength=512
+	// +kubebuilder:validation:Pattern=`^\S+$`
+	Audience string `json:"audience"`
+
+	// serviceAccountToken is the token exchanged: its audience must be one
+	// the pool provider allows (by default
+	// https://iam.googleapis.com/projects/<number>/locations/global/workloadIdentityPools/<pool>/providers/<provider>).
+	// +required
+	ServiceAccountToken ServiceAccountToken `json:"serviceAccountToken"`
+
+	// tokenURL is the Security Token Service endpoint. When omitted the
+	// sidecar uses https://sts.googleapis.com/v1/token.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^https?://[^\s/?#]+([/?#]\S*)?$`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[a-z]+://[^/?#]*@')",message="tokenURL must not contain user information (user:password@)",reason=FieldValueForbidden
+	TokenURL string `json:"tokenURL,omitempty"`
+
+	// serviceAccountImpersonationURL, when set, exchanges the federated token
+	// for this Google service account's access token:
+	// https://iamcredentials.googleapis.com/v1/projects/-/serviceAccounts/<email>:generateAccessToken.
+	// +optional
+	// +kubebuilder:validation:MaxLength=2048
+	// +kubebuilder:validation:Pattern=`^https?://[^\s/?#]+([/?#]\S*)?$`
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[a-z]+://[^/?#]*@')",message="serviceAccountImpersonationURL must not contain user information (user:password@)",reason=FieldValueForbidden
+	ServiceAccountImpersonationURL string `json:"serviceAccountImpersonationURL,omitempty"`
+
+	// scopes are requested. When omitted the sidecar asks for
+	// https://www.googleapis.com/auth/cloud-platform.
+	// +optional
+	// +kubebuilder:validation:MaxItems=32
+	// +kubebuilder:validation:items:MinLength=1
+	// +kubebuilder:validation:items:MaxLength=512
+	// +kubebuilder:validation:items:Pattern=`^\S+$`
+	Scopes []string `json:"scopes,omitempty"`
+}
+
 // Provider is one upstream LLM API.
 // +kubebuilder:validation:XValidation:rule="self.type != 'OpenAICompatible' || has(self.baseURL)",message="baseURL is required for type OpenAICompatible",fieldPath=".baseURL",reason=FieldValueRequired
-// +kubebuilder:validation:XValidation:rule="!(self.type in ['OpenAI', 'Anthropic']) || has(self.apiKeySecretRef)",message="apiKeySecretRef is required for types OpenAI and Anthropic",fieldPath=".apiKeySecretRef",reason=FieldValueRequired
+// +kubebuilder:validation:XValidation:rule="(has(self.apiKeySecretRef) ? 1 : 0) + (has(self.apiKeys) ? 1 : 0) + (has(self.serviceAccountToken) ? 1 : 0) + (has(self.tokenFile) ? 1 : 0) + (has(self.oauth2ClientCredentials) ? 1 : 0) + (has(self.googleExternalAccount) ? 1 : 0) <= 1",message="set one credential source at most: apiKeySecretRef, apiKeys, serviceAccountToken, tokenFile, oauth2ClientCredentials or googleExternalAccount",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!(self.type in ['OpenAI', 'Anthropic']) || (has(self.apiKeySecretRef) || has(self.apiKeys) || has(self.serviceAccountToken) || has(self.tokenFile) || has(self.oauth2ClientCredentials) || has(self.googleExternalAccount))",message="a credential is required for types OpenAI and Anthropic: set apiKeySecretRef, apiKeys, serviceAccountToken, tokenFile, oauth2ClientCredentials or googleExternalAccount",fieldPath=".apiKeySecretRef",reason=FieldValueRequired
 // +kubebuilder:validation:XValidation:rule="!has(self.apis) || self.type != 'Anthropic' || self.apis.all(a, a == 'Messages')",message="type Anthropic serves the Messages API only",fieldPath=".apis",reason=FieldValueInvalid
 // +kubebuilder:validation:XValidation:rule="!has(self.apis) || self.type == 'Anthropic' || !('Messages' in self.apis)",message="only type Anthropic serves the Messages API; the other types speak the OpenAI format (ChatCompletions, Responses, Completions, Embeddings)",fieldPath=".apis",reason=FieldValueInvalid
-// +kubebuilder:validation:XValidation:rule="!has(self.baseURL) || !has(self.apiKeySecretRef) || (has(self.insecure) && self.insecure) || !self.baseURL.startsWith('http://') || self.baseURL.matches('(?i)^http://(localhost|[^/?#:@]+[.]localhost|[^/?#:@]+[.]svc|[^/?#:@]+[.]cluster[.]local|127[.]((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])[.]){2}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])|\\\\[::1\\\\])[.]?(:[0-9]*)?([/?#]|$)')",message="http:// would send the API key unencrypted to a host that is neither loopback nor a cluster-local name (*.svc, *.cluster.local): use https://, or set insecure: true to allow it",fieldPath=".baseURL",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!has(self.baseURL) || !(has(self.apiKeySecretRef) || has(self.apiKeys) || has(self.serviceAccountToken) || has(self.tokenFile) || has(self.oauth2ClientCredentials) || has(self.googleExternalAccount)) || (has(self.insecure) && self.insecure) || !self.baseURL.startsWith('http://') || self.baseURL.matches('(?i)^http://(localhost|[^/?#:@]+[.]localhost|[^/?#:@]+[.]svc|[^/?#:@]+[.]cluster[.]local|127[.]((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])[.]){2}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])|\\\\[::1\\\\])[.]?(:[0-9]*)?([/?#]|$)')",message="http:// would send the provider's credential unencrypted to a host that is neither loopback nor a cluster-local name (*.svc, *.cluster.local): use https://, or set insecure: true to allow it",fieldPath=".baseURL",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!has(self.oauth2ClientCredentials) || (has(self.insecure) && self.insecure) || !self.oauth2ClientCredentials.tokenURL.startsWith('http://') || self.oauth2ClientCredentials.tokenURL.matches('(?i)^http://(localhost|[^/?#:@]+[.]localhost|[^/?#:@]+[.]svc|[^/?#:@]+[.]cluster[.]local|127[.]((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])[.]){2}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])|\\\\[::1\\\\])[.]?(:[0-9]*)?([/?#]|$)')",message="http:// would send credentials unencrypted to a token endpoint that is neither loopback nor a cluster-local name: use https://, or set insecure: true to allow it",fieldPath=".oauth2ClientCredentials.tokenURL",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!has(self.googleExternalAccount) || !has(self.googleExternalAccount.tokenURL) || (has(self.insecure) && self.insecure) || !self.googleExternalAccount.tokenURL.startsWith('http://') || self.googleExternalAccount.tokenURL.matches('(?i)^http://(localhost|[^/?#:@]+[.]localhost|[^/?#:@]+[.]svc|[^/?#:@]+[.]cluster[.]local|127[.]((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])[.]){2}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])|\\\\[::1\\\\])[.]?(:[0-9]*)?([/?#]|$)')",message="http:// would send credentials unencrypted to a token endpoint that is neither loopback nor a cluster-local name: use https://, or set insecure: true to allow it",fieldPath=".googleExternalAccount.tokenURL",reason=FieldValueForbidden
+// +kubebuilder:validation:XValidation:rule="!has(self.googleExternalAccount) || !has(self.googleExternalAccount.serviceAccountImpersonationURL) || (has(self.insecure) && self.insecure) || !self.googleExternalAccount.serviceAccountImpersonationURL.startsWith('http://') || self.googleExternalAccount.serviceAccountImpersonationURL.matches('(?i)^http://(localhost|[^/?#:@]+[.]localhost|[^/?#:@]+[.]svc|[^/?#:@]+[.]cluster[.]local|127[.]((25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])[.]){2}(25[0-5]|2[0-4][0-9]|1[0-9][0-9]|[1-9]?[0-9])|\\\\[::1\\\\])[.]?(:[0-9]*)?([/?#]|$)')",message="http:// would send credentials unencrypted to a token endpoint that is neither loopback nor a cluster-local name: use https://, or set insecure: true to allow it",fieldPath=".googleExternalAccount.serviceAccountImpersonationURL",reason=FieldValueForbidden
 type Provider struct {
 	// name identifies the provider in rules, logs and metrics, and names its
-	// key in the rendered keys Secret. A DNS label, unique within the route.
+	// files in the rendered keys Secret. A DNS label, unique within the route.
 	// +required
 	// +kubebuilder:validation:MinLength=1
 	// +kubebuilder:validation:MaxLength=63
@@ -119,15 +314,58 @@ type Provider struct {
 	// +optional
 	// +kubebuilder:validation:MaxLength=2048
 	// +kubebuilder:validation:Pattern=`^https?://[^\s/?#]+([/?#]\S*)?$`
-	// +kubebuilder:validation:XValidation:rule="!self.matches('^[a-z]+://[^/?#]*@')",message="baseURL must not contain user information (user:password@): the provider's key comes from apiKeySecretRef",reason=FieldValueForbidden
+	// +kubebuilder:validation:XValidation:rule="!self.matches('^[a-z]+://[^/?#]*@')",message="baseURL must not contain user information (user:password@): the provider's credential comes from its credential source",reason=FieldValueForbidden
 	// +kubebuilder:validation:XValidation:rule="!self.contains('#')",message="baseURL must not contain a fragment (#...)"
 	BaseURL string `json:"baseURL,omitempty"`
 
 	// apiKeySecretRef selects the Secret key that holds the provider's API key.
-	// Required for OpenAI and Anthropic; optional for the others, which are
-	// often local servers that need none.
+	//
+	// A provider has one credential source at most: apiKeySecretRef, apiKeys,
+	// serviceAccountToken, tokenFile, oauth2ClientCredentials or
+	// googleExternalAccount. OpenAI and Anthropic need one; the other types
+	// are often local servers that need none. Secrets are read from the
+	// route's namespace, and only if the route's author may get them.
 	// +optional
 	APIKeySecretRef *SecretKeyRef `json:"apiKeySecretRef,omitempty"`
+
+	// apiKeys are several static keys of the provider. Requests are spread
+	// over the usable keys by weight; a key answered with 429 cools down while
+	// the others serve, and a key answered with 401 or 403 is set aside until
+	// its Secret changes (the route's CredentialsHealthy condition names it).
+	// Each Secret key may be listed once.
+	// +optional
+	// +kubebuilder:validation:MinItems=1
+	// +kubebuilder:validation:MaxItems=16
+	// +kubebuilder:validation:XValidation:rule="self.all(a, self.exists_one(b, b.secretRef.name == a.secretRef.name && b.secretRef.key == a.secretRef.key))",message="each Secret key may be listed once in apiKeys"
+	APIKeys []APIKey `json:"apiKeys,omitempty"`
+
+	// serviceAccountToken sends a token of the pod's ServiceAccount, with the
+	// given audience, as the bearer token: for a gateway that validates
+	// Kubernetes tokens. The pod webhook projects it into the sidecar only,
+	// so a change here reaches pods created after it. The route's author
+	// must be allowed to create ServiceAccount tokens in the namespace.
+	// +optional
+	ServiceAccountToken *ServiceAccountToken `json:"serviceAccountToken,omitempty"`
+
+	// tokenFile sends a bearer token that something else in the pod keeps
+	// fresh, from a file in one of the pod's own volumes. The route's author
+	// must be allowed to exec into the namespace's pods, which would read the
+	// file as well.
+	// +optional
+	TokenFile *TokenFile `json:"tokenFile,omitempty"`
+
+	// oauth2ClientCredentials obtains and refreshes OAuth 2.0 access tokens
+	// with the client credentials grant, authenticated by a client secret or
+	// a projected ServiceAccount token (Azure workload identity, most
+	// identity providers' workload federation).
+	// +optional
+	OAuth2ClientCredentials *OAuth2ClientCredentials `json:"oauth2ClientCredentials,omitempty"`
+
+	// googleExternalAccount obtains and refreshes Google access tokens
+	// through workload identity federation (Vertex AI and other Google
+	// endpoints) from a projected ServiceAccount token.
+	// +optional
+	GoogleExternalAccount *GoogleExternalAccount `json:"googleExternalAccount,omitempty"`
 
 	// apis are the LLM APIs the provider serves natively. A request for an API
 	// it does not serve is translated to one it does where a translation
@@ -143,9 +381,10 @@ type Provider struct {
 	// +kubebuilder:validation:MaxItems=5
 	APIs []API `json:"apis,omitempty"`
 
-	// insecure allows sending the API key over plain http:// to a host that
-	// is neither loopback nor a cluster-local name (*.svc, *.cluster.local).
-	// Without it such a baseURL is refused when the provider has a key.
+	// insecure allows sending the provider's credential over plain http:// to
+	// a host that is neither loopback nor a cluster-local name (*.svc,
+	// *.cluster.local): to the baseURL and to the token endpoints. Without it
+	// such URLs are refused when the provider has a credential.
 	// +optional
 	Insecure bool `json:"insecure,omitempty"`
 
@@ -157,7 +396,7 @@ type Provider struct {
 	// +optional
 	// +kubebuilder:validation:MaxProperties=32
 	// +kubebuilder:validation:XValidation:rule="self.all(k, size(k) <= 256 && k.matches('^[-!#$%&\\x27*+.^_|~0-9A-Za-z\\x60]+$'))",message="every name must be an HTTP header name (letters, digits and !#$%&'*+-.^_`|~, at most 256)"
-	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k.lowerAscii() in ['authorization', 'x-api-key', 'api-key', 'proxy-authorization', 'host', 'content-length', 'content-type', 'transfer-encoding', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade', 'x-request-id']))",message="Authorization, x-api-key, api-key, Proxy-Authorization, Host, Content-Length, Content-Type, Transfer-Encoding, Connection, Keep-Alive, TE, Trailer, Upgrade and x-request-id are set by the sidecar and cannot be configured (the key comes from apiKeySecretRef)"
+	// +kubebuilder:validation:XValidation:rule="self.all(k, !(k.lowerAscii() in ['authorization', 'x-api-key', 'api-key', 'proxy-authorization', 'host', 'content-length', 'content-type', 'transfer-encoding', 'connection', 'keep-alive', 'te', 'trailer', 'upgrade', 'x-request-id']))",message="Authorization, x-api-key, api-key, Proxy-Authorization, Host, Content-Length, Content-Type, Transfer-Encoding, Connection, Keep-Alive, TE, Trailer, Upgrade and x-request-id are set by the sidecar and cannot be configured (credentials come from the provider's credential source)"
 	Headers map[string]HeaderValue `json:"headers,omitempty"`
 
 	// timeout bounds one attempt, from sending the request to the end of the
@@ -439,8 +678,8 @@ type LLMRouteStatus struct {
 	// +optional
 	ObservedGeneration int64 `json:"observedGeneration,omitempty"`
 
-	// conditions are Accepted, ResolvedRefs and Ready, each with the
-	// observedGeneration it was computed for.
+	// conditions are Accepted, ResolvedRefs, Ready and CredentialsHealthy,
+	// each with the observedGeneration it was computed for.
 	// +optional
 	// +listType=map
 	// +listMapKey=type
@@ -464,6 +703,7 @@ type LLMRouteStatus struct {
 // +kubebuilder:resource:shortName=llmr,categories=llm
 // +kubebuilder:printcolumn:name="Providers",type=integer,JSONPath=`.status.providers`
 // +kubebuilder:printcolumn:name="Ready",type=string,JSONPath=`.status.conditions[?(@.type=="Ready")].status`
+// +kubebuilder:printcolumn:name="Credentials",type=string,JSONPath=`.status.conditions[?(@.type=="CredentialsHealthy")].status`
 // +kubebuilder:printcolumn:name="Age",type=date,JSONPath=`.metadata.creationTimestamp`
 // +kubebuilder:validation:XValidation:rule="size(self.metadata.name) <= 239",message="metadata.name must be at most 239 characters: the keys Secret llmroute-<name>-keys must fit Kubernetes' 253"
 

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/osmen-ai/llmroute/hack/mockllm/mock"
+	"github.com/osmen-ai/llmroute/hack/process"
 	"github.com/osmen-ai/llmroute/sidecar/config"
 )
 
@@ -32,7 +33,7 @@ func newFaultEnv(ctx context.Context, h *Harness) (*faultEnv, error) {
 		return nil, err
 	}
 	return &faultEnv{h: h, primary: p, fallback: f, client: newClient(),
-		body: chatBody(1024, false), streamBody: chatBody(1024, true)}, nil
+		body: chatBody(false), streamBody: chatBody(true)}, nil
 }
 
 // Fault-matrix settings: short backoffs and timeouts keep the run short;
@@ -83,7 +84,7 @@ func (e *faultEnv) prepare(ctx context.Context, name string, cfg *config.Config,
 
 func (e *faultEnv) post(ctx context.Context, sc *Sidecar) (Outcome, time.Duration) {
 	t0 := time.Now()
-	o := poster(e.client, sc.URL+"/v1/chat/completions", e.body, nil, true)(ctx)
+	o := poster(e.client, sc.URL+"/v1/chat/completions", e.body, true)(ctx)
 	return o, time.Since(t0)
 }
 
@@ -161,7 +162,7 @@ func scenarios(o *Options) []scenario {
 				return err
 			}
 			defer sc.Stop()
-			run := OpenLoop(ctx, 500, o.FaultLoad, 1024, poster(e.client, sc.URL+"/v1/chat/completions", e.body, nil, false))
+			run := OpenLoop(ctx, 500, o.FaultLoad, 1024, poster(e.client, sc.URL+"/v1/chat/completions", e.body, false))
 			ok, _ := run.Counts()
 			st, err := e.primary.Stats()
 			if err != nil {
@@ -246,7 +247,7 @@ func scenarios(o *Options) []scenario {
 		}},
 		{"connection refused", "nothing listens on the primary's port", "fails fast over to the fallback", func(ctx context.Context, e *faultEnv, c *conds) error {
 			cfg := e.config()
-			dead, err := freeAddr()
+			dead, err := process.FreeAddr()
 			if err != nil {
 				return err
 			}
@@ -311,7 +312,7 @@ func scenarios(o *Options) []scenario {
 				return err
 			}
 			defer sc.Stop()
-			r := readStream(ctx, e.client, sc.URL+"/v1/chat/completions", e.streamBody, false)
+			r := readStream(ctx, e.client, sc.URL+"/v1/chat/completions", e.streamBody)
 			var ev struct {
 				Error struct{ Message string } `json:"error"`
 			}
@@ -327,7 +328,7 @@ func scenarios(o *Options) []scenario {
 				return err
 			}
 			defer sc.Stop()
-			r := readStream(ctx, e.client, sc.URL+"/v1/chat/completions", e.streamBody, false)
+			r := readStream(ctx, e.client, sc.URL+"/v1/chat/completions", e.streamBody)
 			c.expect(r.Status == 200 && r.Done && r.Err == nil && r.Error == nil, "a whole stream (%d content events, [DONE] %v), no error event", r.Content, r.Done)
 			c.expect(r.Provider == "fallback" && r.Attempts == 4, "served by %s after %d attempts", r.Provider, r.Attempts)
 			c.expect(e.primary.Requests() == 3, "primary tried %d times", e.primary.Requests())
@@ -400,7 +401,7 @@ func outage(ctx context.Context, e *faultEnv, o *Options, c *conds) error {
 	var downCalls, before int64
 	done := make(chan Run, 1)
 	go func() {
-		done <- OpenLoop(ctx, 100, total, 1024, poster(e.client, sc.URL+"/v1/chat/completions", e.body, nil, false))
+		done <- OpenLoop(ctx, 100, total, 1024, poster(e.client, sc.URL+"/v1/chat/completions", e.body, false))
 	}()
 	if err := sleepCtx(ctx, lead); err != nil {
 		return err

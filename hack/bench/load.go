@@ -221,7 +221,7 @@ func newClient() *http.Client {
 
 // poster returns a Doer that POSTs body to url. keepBody keeps the response
 // body in the Outcome (the fault checks read it); the latency runs drop it.
-func poster(c *http.Client, url string, body []byte, header http.Header, keepBody bool) Doer {
+func poster(c *http.Client, url string, body []byte, keepBody bool) Doer {
 	return func(ctx context.Context) Outcome {
 		req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
 		if err != nil {
@@ -229,9 +229,6 @@ func poster(c *http.Client, url string, body []byte, header http.Header, keepBod
 		}
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("Authorization", "Bearer sk-placeholder")
-		for k, vs := range header {
-			req.Header[k] = vs
-		}
 		resp, err := c.Do(req)
 		if err != nil {
 			return Outcome{Err: err}

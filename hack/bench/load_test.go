@@ -30,16 +30,12 @@ func TestOpenLoopMeasuresFromTheIntendedTime(t *testing.T) {
 	// A server that stalls once: the requests due during the stall must
 	// count the stall, not only their own service time.
 	calls := 0
-	do := func(ctx context.Context) Outcome {
+	run := OpenLoop(context.Background(), 1000, 50*time.Millisecond, 1, func(context.Context) Outcome {
 		calls++
-		return Outcome{Status: 200}
-	}
-	run := OpenLoop(context.Background(), 1000, 50*time.Millisecond, 1, func(ctx context.Context) Outcome {
-		o := do(ctx)
 		if calls == 10 {
 			time.Sleep(20 * time.Millisecond)
 		}
-		return o
+		return Outcome{Status: 200}
 	})
 	if len(run.Samples) != 50 {
 		t.Fatalf("%d samples, want 50", len(run.Samples))

@@ -216,7 +216,7 @@ func run(args []string) (int, error) {
 					return nil, err
 				}
 			}
-			return reloadSection(ctx, h, o, m, chatBody(1024, false))
+			return reloadSection(ctx, h, o, m, chatBody(false))
 		}},
 		{"go", "Go benchmarks", func() (*Section, error) {
 			if o.NoGoBench {

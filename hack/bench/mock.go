@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/osmen-ai/llmroute/hack/mockllm/mock"
+	"github.com/osmen-ai/llmroute/hack/process"
 )
 
 // Mock is a running hack/mockllm: the fake provider every section calls.
@@ -18,10 +19,11 @@ type Mock struct {
 	URL string // http://ADDR
 }
 
-// StartMock runs hack/mockllm on a free loopback port with the given flags.
+// StartMock runs hack/mockllm on a loopback port of its choosing with the
+// given flags.
 func (h *Harness) StartMock(ctx context.Context, name string, flags ...string) (*Mock, error) {
 	argv := append([]string{h.Mock, "--listen", "127.0.0.1:0", "--name", name, "--quiet"}, flags...)
-	p, err := h.Start(ctx, "mock-"+name, argv, nil, waitLine("mockllm "+name+" listening on"))
+	p, err := h.Start(ctx, "mock-"+name, argv, nil, process.ListeningOn("mockllm "+name+" listening on"))
 	if err != nil {
 		return nil, err
 	}

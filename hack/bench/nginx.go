@@ -8,6 +8,8 @@ import (
 	"path/filepath"
 	"strings"
 	"text/template"
+
+	"github.com/osmen-ai/llmroute/hack/process"
 )
 
 // findNginx returns the nginx binary and its version, or "" when nginx is
@@ -80,35 +82,45 @@ func (h *Harness) StartNginx(ctx context.Context, upstream string) (*Proc, error
 		return nil, err
 	}
 	for try := 0; ; try++ {
-		p, listen, err := h.startNginxOnce(ctx, dir, upstream)
+		p, err := h.startNginxOnce(ctx, dir, upstream)
 		if err == nil {
-			p.Addr = listen
 			return p, nil
 		}
-		if !portTaken(err) || try == 4 {
+		if !process.AddrInUse(err) || try == 4 {
 			return nil, err
 		}
 	}
 }
 
-func (h *Harness) startNginxOnce(ctx context.Context, dir, upstream string) (*Proc, string, error) {
-	listen, err := freeAddr()
+// startNginxOnce runs nginx on a port chosen by listening and closing: nginx
+// takes its port from its config file and does not say which it bound, so
+// another process may take the port first, and StartNginx tries again.
+func (h *Harness) startNginxOnce(ctx context.Context, dir, upstream string) (*Proc, error) {
+	listen, err := process.FreeAddr()
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	conf := filepath.Join(dir, "nginx.conf")
 	f, err := os.Create(conf)
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	err = nginxConf.Execute(f, map[string]string{"Dir": dir, "Listen": listen, "Upstream": upstream})
 	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	if err != nil {
-		return nil, "", fmt.Errorf("write nginx.conf: %w", err)
+		return nil, fmt.Errorf("write nginx.conf: %w", err)
 	}
 	argv := []string{h.Nginx, "-p", dir, "-c", conf, "-e", filepath.Join(dir, "error.log")}
-	p, err := h.Start(ctx, "nginx", argv, nil, waitTCP(listen))
-	return p, listen, err
+	p, err := h.Start(ctx, "nginx", argv, nil, process.Announcement{})
+	if err != nil {
+		return nil, err
+	}
+	if err := p.WaitDial(ctx, listen, process.DefaultReadyTimeout); err != nil {
+		p.Stop()
+		return nil, err
+	}
+	p.Addr = listen
+	return p, nil
 }

@@ -30,7 +30,7 @@ func reloadSection(ctx context.Context, h *Harness, o *Options, m *Mock, body []
 	total := time.Duration(rewrites+1) * o.ReloadEvery
 	client := newClient()
 	// The control: the same sidecar and load, without rewrites.
-	control := OpenLoop(ctx, 1000, controlTime, 4096, poster(client, sc.URL+"/v1/chat/completions", body, nil, false))
+	control := OpenLoop(ctx, 1000, controlTime, 4096, poster(client, sc.URL+"/v1/chat/completions", body, false))
 	if err := ctx.Err(); err != nil {
 		return s, err
 	}
@@ -40,7 +40,7 @@ func reloadSection(ctx context.Context, h *Harness, o *Options, m *Mock, body []
 	}
 	done := make(chan Run, 1)
 	go func() {
-		done <- OpenLoop(ctx, 1000, total+time.Second, 4096, poster(client, sc.URL+"/v1/chat/completions", body, nil, false))
+		done <- OpenLoop(ctx, 1000, total+time.Second, 4096, poster(client, sc.URL+"/v1/chat/completions", body, false))
 	}()
 	var werr error
 	var rewritten []time.Time

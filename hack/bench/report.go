@@ -120,11 +120,6 @@ func (s *Section) check(name string, op Op, limit float64, unit string, value *f
 	return &s.Checks[len(s.Checks)-1]
 }
 
-// notMeasured adds a check that could not be measured, and why.
-func (s *Section) notMeasured(name string, op Op, limit float64, unit, why string) {
-	s.check(name, op, limit, unit, nil, nil, why)
-}
-
 // note adds a line under the section.
 func (s *Section) note(format string, args ...any) {
 	s.Notes = append(s.Notes, fmt.Sprintf(format, args...))

@@ -13,6 +13,8 @@ import (
 	"os/signal"
 	"syscall"
 	"time"
+
+	"github.com/osmen-ai/llmroute/hack/process"
 )
 
 // revproxyCommand is the bare httputil.ReverseProxy baseline, run as
@@ -44,7 +46,7 @@ func revproxyCommand(args []string) error {
 	if err != nil {
 		return err
 	}
-	fmt.Printf("revproxy listening on %s\n", ln.Addr())
+	fmt.Println(revproxyListening, ln.Addr())
 	srv := &http.Server{Handler: rp, ReadHeaderTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -58,8 +60,12 @@ func revproxyCommand(args []string) error {
 	return nil
 }
 
+// revproxyListening starts the line in which the baseline names the address
+// it bound: StartRevProxy reads it back.
+const revproxyListening = "revproxy listening on"
+
 // StartRevProxy runs the ReverseProxy baseline in front of upstream.
 func (h *Harness) StartRevProxy(ctx context.Context, name, upstream string) (*Proc, error) {
 	argv := []string{h.Self, "revproxy", "--upstream", upstream}
-	return h.Start(ctx, "revproxy-"+name, argv, nil, waitLine("revproxy listening on"))
+	return h.Start(ctx, "revproxy-"+name, argv, nil, process.ListeningOn(revproxyListening))
 }

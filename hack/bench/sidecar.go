@@ -13,6 +13,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/osmen-ai/llmroute/hack/process"
 	"github.com/osmen-ai/llmroute/sidecar/config"
 )
 
@@ -52,25 +53,12 @@ func (h *Harness) StartSidecar(ctx context.Context, name string, cfg *config.Con
 	if o.Binary == "" {
 		o.Binary = h.Sidecar
 	}
-	var p *Proc
-	var listen, admin string
-	for try := 0; ; try++ {
-		addrs, err := freeAddrs(2)
-		if err != nil {
-			return nil, err
-		}
-		listen, admin = addrs[0], addrs[1]
-		argv := []string{o.Binary, "--config", file, "--listen", listen, "--admin-listen", admin, "--log-level", o.LogLevel}
-		p, err = h.Start(ctx, "sidecar-"+name, argv, []string{keyEnv + "=sk-bench-upstream"}, waitHTTP("http://"+admin+"/readyz"))
-		if err == nil {
-			break
-		}
-		if !portTaken(err) || try == 4 {
-			return nil, err
-		}
+	argv := []string{o.Binary, "--config", file, "--listen", "127.0.0.1:0", "--admin-listen", "127.0.0.1:0", "--log-level", o.LogLevel}
+	p, err := h.Start(ctx, "sidecar-"+name, argv, []string{keyEnv + "=sk-bench-upstream"}, process.Logged("llmroute-sidecar serving", "listen", "admin"))
+	if err != nil {
+		return nil, err
 	}
-	p.Addr = listen
-	return &Sidecar{Proc: p, URL: "http://" + listen, AdminURL: "http://" + admin, ConfigFile: file}, nil
+	return &Sidecar{Proc: p, URL: "http://" + p.Addrs[0], AdminURL: "http://" + p.Addrs[1], ConfigFile: file}, nil
 }
 
 // writeConfig writes cfg as JSON atomically: a temp file in the same

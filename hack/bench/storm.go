@@ -36,7 +36,7 @@ func stormSection(ctx context.Context, e *faultEnv, o *Options) (*Section, error
 		if err := e.fallback.SetFaults(mock.Faults{Down: true}); err != nil {
 			return s, err
 		}
-		run := OpenLoop(ctx, 1000, o.StormDuration, 4096, poster(e.client, sc.URL+"/v1/chat/completions", e.body, nil, false))
+		run := OpenLoop(ctx, 1000, o.StormDuration, 4096, poster(e.client, sc.URL+"/v1/chat/completions", e.body, false))
 		sc.Stop()
 		if ctx.Err() != nil {
 			return s, ctx.Err()

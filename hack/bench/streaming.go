@@ -33,10 +33,9 @@ type chunk struct {
 	Error json.RawMessage `json:"error"`
 }
 
-// readStream POSTs a streaming chat request and reads its events, timing
-// each content event as it is parsed off the wire. With firstOnly it hangs
-// up after the first content event (a time-to-first-token probe).
-func readStream(ctx context.Context, c *http.Client, url string, body []byte, firstOnly bool) StreamResult {
+// readStream POSTs a streaming chat request and reads its events to the
+// end, timing each content event as it is parsed off the wire.
+func readStream(ctx context.Context, c *http.Client, url string, body []byte) StreamResult {
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
@@ -93,9 +92,6 @@ func readStream(ctx context.Context, c *http.Client, url string, body []byte, fi
 		r.Content++
 		if r.Content == 1 {
 			r.TTFT = now.Sub(t0)
-			if firstOnly {
-				return r
-			}
 		} else {
 			r.Gaps = append(r.Gaps, now.Sub(last))
 		}
@@ -131,11 +127,11 @@ func streamSection(ctx context.Context, h *Harness, o *Options) (*Section, error
 		{Name: "sidecar", Label: "client → sidecar → mock", URL: sc.URL, Proc: sc.Proc},
 		{Name: "revproxy", Label: "client → httputil.ReverseProxy → mock", URL: "http://" + rp.Addr, Proc: rp},
 	}
-	body := chatBody(1024, true)
+	body := chatBody(true)
 	for _, t := range targets {
 		t.client = newClient()
 		if err := warmUp(ctx, t, 3, true, func() error {
-			if r := readStream(ctx, t.client, t.endpoint(), body, false); r.Err != nil || !r.Done || r.Content != chunks {
+			if r := readStream(ctx, t.client, t.endpoint(), body); r.Err != nil || !r.Done || r.Content != chunks {
 				return fmt.Errorf("status %d, %d/%d content events, done %v, err %v", r.Status, r.Content, chunks, r.Done, r.Err)
 			}
 			return nil
@@ -160,7 +156,7 @@ func streamSection(ctx context.Context, h *Harness, o *Options) (*Section, error
 	ttft, err := interleave(ctx, targets, o.StreamDuration, o.StreamDuration/time.Duration(o.Rounds), func(ctx context.Context, t *Target, d time.Duration) Run {
 		f := full[t.Name]
 		return OpenLoop(ctx, o.StreamRate, d, 1024, func(ctx context.Context) Outcome {
-			r := readStream(ctx, t.client, t.endpoint(), body, false)
+			r := readStream(ctx, t.client, t.endpoint(), body)
 			f.mu.Lock()
 			defer f.mu.Unlock()
 			f.n++

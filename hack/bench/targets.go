@@ -46,7 +46,7 @@ func warmUp(ctx context.Context, t *Target, n int, untilOK bool, try func() erro
 	if t.warmupFails == n {
 		msg := fmt.Sprintf("%s does not answer the benchmark's requests: %v", t.Label, t.warmupErr)
 		if t.Proc != nil {
-			msg += "\n" + tail(t.Proc.Log(), 1500)
+			msg += "\n" + t.Proc.Tail(1500)
 		}
 		return errors.New(msg)
 	}
@@ -134,8 +134,12 @@ func cut(total, slice time.Duration) (n int, each time.Duration) {
 	return n, total / time.Duration(n)
 }
 
-// chatBody returns an OpenAI chat request of about size bytes.
-func chatBody(size int, stream bool) []byte {
+// chatBodyBytes is the size of the bench's chat requests: a short
+// conversation, about 1 KiB.
+const chatBodyBytes = 1024
+
+// chatBody returns an OpenAI chat request of about chatBodyBytes.
+func chatBody(stream bool) []byte {
 	type msg struct {
 		Role    string `json:"role"`
 		Content string `json:"content"`
@@ -151,7 +155,7 @@ func chatBody(size int, stream bool) []byte {
 	b, _ := json.Marshal(req)
 	words := strings.Fields("Summarize the following notes about retries, breakers and fallbacks in two sentences.")
 	var sb strings.Builder
-	for i := 0; len(b)+sb.Len() < size; i++ {
+	for i := 0; len(b)+sb.Len() < chatBodyBytes; i++ {
 		if i > 0 {
 			sb.WriteByte(' ')
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -14,6 +15,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
+	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
 	clientgoscheme "k8s.io/client-go/kubernetes/scheme"
 	"sigs.k8s.io/controller-runtime/pkg/client"
 	"sigs.k8s.io/controller-runtime/pkg/envtest"
@@ -23,6 +25,7 @@ import (
 	llmv1alpha1 "github.com/osmen-ai/llmroute/api/v1alpha1"
 	"github.com/osmen-ai/llmroute/controllers"
 	"github.com/osmen-ai/llmroute/hack/mockllm/mock"
+	"github.com/osmen-ai/llmroute/hack/process"
 )
 
 const namespace = "default"
@@ -39,7 +42,7 @@ type demo struct {
 	mocks   map[string]*mock.Server
 	urls    map[string]string
 	dir     string // the emulated pod volumes
-	sidecar *process
+	sidecar *process.Process
 	proxy   string // the sidecar's proxy address
 	admin   string
 	tally   tally
@@ -54,7 +57,7 @@ func (d *demo) cleanup() {
 	d.cleanups = nil
 }
 
-const totalSteps = 9
+const totalSteps = 10
 
 func (d *demo) stepf(format string, args ...any) {
 	d.step++
@@ -79,6 +82,7 @@ func (d *demo) run(ctx context.Context) error {
 		d.sendRequests,
 		d.editRoute,
 		d.recover,
+		d.expiringTokens,
 	}
 	for _, s := range steps {
 		if err := ctx.Err(); err != nil {
@@ -143,23 +147,20 @@ func (d *demo) startOperator(ctx context.Context) error {
 	if err := os.WriteFile(kcFile, kubeconfig, 0o600); err != nil {
 		return err
 	}
-	wh := d.env.WebhookInstallOptions
-	probe := freeAddr()
-	mgr, err := startProcess(ctx, "manager", d.o.verbose, d.o.manager,
-		"--kubeconfig", kcFile,
-		"--webhook-cert-path", wh.LocalServingCertDir,
-		"--webhook-port", fmt.Sprint(wh.LocalServingPort),
-		"--health-probe-bind-address", probe,
-		"--metrics-bind-address", "0",
-		"--sidecar-image", "ghcr.io/osmen-ai/llmroute:demo")
+	mgr, err := d.startManager(ctx, kcFile)
 	if err != nil {
-		return err
+		return fmt.Errorf("the manager did not become ready: %w", err)
 	}
-	d.defer_(mgr.stop)
-	if err := waitHTTP(ctx, "http://"+probe+"/readyz", 30*time.Second, mgr); err != nil {
-		return fmt.Errorf("the manager did not become ready: %w\n%s", err, mgr.tail())
+	d.defer_(mgr.Stop)
+	say("manager ready: reconciling LLMRoutes, webhook serving on 127.0.0.1:%d", d.env.WebhookInstallOptions.LocalServingPort)
+	return nil
+}
+
+// echo is where the children's own logs go: the terminal with -v.
+func (d *demo) echo() io.Writer {
+	if d.o.verbose {
+		return os.Stderr
 	}
-	say("manager ready: reconciling LLMRoutes, webhook serving on 127.0.0.1:%d", wh.LocalServingPort)
 	return nil
 }
 
@@ -323,4 +324,42 @@ func (d *demo) createPod(ctx context.Context) error {
 		say("a pod labelled route=nope is refused: %s", firstLine(err.Error()))
 	}
 	return nil
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	select {
+	case <-time.After(d):
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func since(t time.Time) string { return time.Since(t).Round(10 * time.Millisecond).String() }
+
+func firstLine(s string) string {
+	s, _, _ = strings.Cut(s, "\n")
+	return s
+}
+
+// readYAMLObjects reads a multi-document YAML file.
+func readYAMLObjects(file string) ([]map[string]any, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	dec := utilyaml.NewYAMLOrJSONDecoder(f, 4096)
+	var objs []map[string]any
+	for {
+		var o map[string]any
+		if err := dec.Decode(&o); err == io.EOF {
+			return objs, nil
+		} else if err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+		if o != nil {
+			objs = append(objs, runtime.DeepCopyJSON(o))
+		}
+	}
 }

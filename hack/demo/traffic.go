@@ -19,6 +19,7 @@ import (
 
 	llmv1alpha1 "github.com/osmen-ai/llmroute/api/v1alpha1"
 	"github.com/osmen-ai/llmroute/hack/mockllm/mock"
+	"github.com/osmen-ai/llmroute/hack/process"
 )
 
 // tally is what the demo saw, for the summary and the final verdict.
@@ -35,9 +36,10 @@ type tally struct {
 	reloaded    bool
 	streamed    bool
 	responses   bool // a Responses API call was served by a fallback during the outage
+	refreshes   int  // tokens fetched ahead of expiry while calls went on
+	reauthed    bool // a call refused for its token was served with a new one
 
-	// From the sidecar's log: access lines by request id, and events.
-	access map[string]accessLine
+	// Events from the sidecar's log, as they are written.
 	events []string
 }
 
@@ -56,7 +58,7 @@ type accessLine struct {
 	To   string `json:"to"`
 }
 
-// onSidecarLog reads the sidecar's JSON log as it is written.
+// onSidecarLog reads the sidecar's JSON log as it is written, for events.
 func (t *tally) onSidecarLog(line string) {
 	var l accessLine
 	if json.Unmarshal([]byte(line), &l) != nil {
@@ -65,8 +67,6 @@ func (t *tally) onSidecarLog(line string) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	switch l.Msg {
-	case "Request":
-		t.access[l.ID] = l
 	case "Circuit breaker changed state":
 		t.events = append(t.events, fmt.Sprintf("circuit breaker of %s: %s → %s", l.Provider, l.From, l.To))
 		if l.To == "open" {
@@ -90,55 +90,76 @@ func (t *tally) takeEvents() []string {
 	return e
 }
 
-func (t *tally) line(id string) (accessLine, bool) {
-	deadline := time.Now().Add(time.Second)
-	for time.Now().Before(deadline) {
-		t.mu.Lock()
-		l, ok := t.access[id]
-		t.mu.Unlock()
-		if ok {
-			return l, true
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
-	return accessLine{}, false
-}
-
 func (d *demo) startSidecar(ctx context.Context) error {
 	d.stepf("Doing the kubelet's part: writing the rendered ConfigMap and Secret as volumes, starting %s", d.o.sidecar)
 	if err := d.syncVolumes(ctx); err != nil {
 		return err
 	}
-	d.proxy, d.admin = addrOrFree(d.o.listen), freeAddr()
-	d.tally.servedBy, d.tally.access = map[string]int{}, map[string]accessLine{}
-	p, err := startProcess(ctx, "sidecar", d.o.verbose, d.o.sidecar,
-		"--config", filepath.Join(d.dir, "config", "config.json"),
-		"--listen", d.proxy, "--admin-listen", d.admin)
+	d.tally.servedBy = map[string]int{}
+	p, err := d.runSidecar(ctx, d.o.listen)
+	if process.AddrInUse(err) {
+		p, err = d.runSidecar(ctx, "127.0.0.1:0")
+	}
 	if err != nil {
-		return err
+		return fmt.Errorf("the sidecar did not become ready: %w", err)
 	}
-	p.watch(d.tally.onSidecarLog)
 	d.sidecar = p
-	d.defer_(p.stop)
-	if err := waitHTTP(ctx, "http://"+d.admin+"/readyz", 20*time.Second, p); err != nil {
-		return fmt.Errorf("the sidecar did not become ready: %w\n%s", err, p.tail())
-	}
+	d.defer_(p.Stop)
+	d.proxy, d.admin = p.Addrs[0], p.Addrs[1]
 	say("volumes in %s (config/..data → timestamped dir, as Kubernetes lays them out)", d.dir)
 	say("sidecar ready: proxy on %s, admin on %s", d.proxy, d.admin)
 	return nil
 }
 
+// runSidecar starts the sidecar with its proxy on listen and its admin
+// listener on a port of its choosing; it is ready when it says which.
+func (d *demo) runSidecar(ctx context.Context, listen string) (*process.Process, error) {
+	return process.Start(ctx, process.Options{
+		Name: "sidecar",
+		Args: []string{d.o.sidecar,
+			"--config", filepath.Join(d.dir, "config", "config.json"),
+			"--listen", listen, "--admin-listen", "127.0.0.1:0"},
+		Echo:       d.echo(),
+		EchoPrefix: "      [sidecar] ",
+		OnLine:     d.tally.onSidecarLog,
+		Ready:      process.Logged("llmroute-sidecar serving", "listen", "admin"),
+	})
+}
+
+// expectLog expects a line of a sidecar's log with msg, and with each
+// key's value as given (key, value, ...), from now on.
+func expectLog(sidecar *process.Process, what, msg string, kv ...string) *process.Expectation {
+	return sidecar.Expect(what, func(line string) bool {
+		f, ok := process.LogFields(line)
+		if !ok || f["msg"] != msg {
+			return false
+		}
+		for i := 0; i+1 < len(kv); i += 2 {
+			if f[kv[i]] != kv[i+1] {
+				return false
+			}
+		}
+		return true
+	})
+}
+
 const chatRequest = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"Say hello"}]}`
 
-// call sends one request through the sidecar and prints what happened.
-func (d *demo) call(ctx context.Context, path, body string, headers ...string) (*http.Response, string, error) {
+// call sends one request through the pod's sidecar and prints what happened.
+func (d *demo) call(ctx context.Context, path, body string, headers ...string) (*http.Response, error) {
+	return d.callOn(ctx, d.sidecar, d.proxy, path, body, headers...)
+}
+
+// callOn sends one request through a sidecar and prints what happened.
+func (d *demo) callOn(ctx context.Context, sidecar *process.Process, proxy, path, body string, headers ...string) (*http.Response, error) {
 	d.tally.mu.Lock()
 	d.tally.requests++
 	id := fmt.Sprintf("demo-%d", d.tally.requests)
 	d.tally.mu.Unlock()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+d.proxy+path, strings.NewReader(body))
+	logged := expectLog(sidecar, "the sidecar's access log line of "+id, "Request", "id", id)
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+proxy+path, strings.NewReader(body))
 	if err != nil {
-		return nil, "", err
+		return nil, err
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Authorization", "Bearer sk-placeholder") // as SDKs send: the sidecar drops it
@@ -149,34 +170,38 @@ func (d *demo) call(ctx context.Context, path, body string, headers ...string) (
 	t0 := time.Now()
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		return nil, "", fmt.Errorf("request %s: %w", id, err)
+		return nil, fmt.Errorf("request %s: %w", id, err)
 	}
 	defer resp.Body.Close()
-	var text strings.Builder
 	if strings.HasPrefix(resp.Header.Get("Content-Type"), "text/event-stream") {
 		d.tally.streamed = true
 		fmt.Print("      stream: ")
 		sc := bufio.NewScanner(resp.Body)
 		for sc.Scan() {
-			if piece := streamText(sc.Text()); piece != "" {
-				fmt.Print(piece) // printed as each event arrives
-				text.WriteString(piece)
-			}
+			fmt.Print(streamText(sc.Text())) // printed as each event arrives
 		}
 		fmt.Println()
 	} else {
-		b, _ := io.ReadAll(resp.Body)
-		text.Write(b)
+		io.Copy(io.Discard, resp.Body)
 	}
-	d.record(id, resp, time.Since(t0))
-	return resp, text.String(), nil
+	took := time.Since(t0)
+	// The sidecar writes the line once the response is sent.
+	line, err := logged.Wait(ctx, 5*time.Second)
+	if err != nil {
+		return nil, err
+	}
+	var l accessLine
+	if err := json.Unmarshal([]byte(line), &l); err != nil {
+		return nil, fmt.Errorf("the sidecar's access log line of %s: %w", id, err)
+	}
+	d.record(id, resp, l, took)
+	return resp, nil
 }
 
 // record prints a request's outcome and the tries the sidecar logged for it.
-func (d *demo) record(id string, resp *http.Response, took time.Duration) {
+func (d *demo) record(id string, resp *http.Response, l accessLine, took time.Duration) {
 	attempts, _ := strconv.Atoi(resp.Header.Get("x-llmroute-attempts"))
 	provider := resp.Header.Get("x-llmroute-provider")
-	l, _ := d.tally.line(id)
 	var tries []string
 	first := ""
 	for _, t := range l.Tries {
@@ -197,8 +222,9 @@ func (d *demo) record(id string, resp *http.Response, took time.Duration) {
 	}
 	retried := false
 	seen := map[string]int{}
-	for _, t := range l.Tries {
-		if seen[t.Provider]++; seen[t.Provider] > 1 {
+	for i, t := range l.Tries {
+		// A call sent again after a 401 carries a refreshed token: not a retry.
+		if seen[t.Provider]++; seen[t.Provider] > 1 && l.Tries[i-1].Status != http.StatusUnauthorized {
 			retried = true
 		}
 	}
@@ -253,16 +279,16 @@ func (d *demo) sendRequests(ctx context.Context) error {
 	d.stepf("Sending requests through the sidecar (the app's view: http://%s)", d.proxy)
 	say("plain chat completions; openai fails 40%% of calls with 503, the sidecar retries:")
 	for range 6 {
-		if _, _, err := d.call(ctx, "/v1/chat/completions", chatRequest); err != nil {
+		if _, err := d.call(ctx, "/v1/chat/completions", chatRequest); err != nil {
 			return err
 		}
 	}
 	say("a streamed chat completion (each event is printed as it arrives):")
-	if _, _, err := d.call(ctx, "/v1/chat/completions", `{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Say hello"}]}`); err != nil {
+	if _, err := d.call(ctx, "/v1/chat/completions", `{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Say hello"}]}`); err != nil {
 		return err
 	}
 	say("an Anthropic-format request (/v1/messages) for a Claude model:")
-	if _, _, err := d.call(ctx, "/v1/messages", `{"model":"claude-sonnet-4-5","max_tokens":100,"messages":[{"role":"user","content":"Say hello"}]}`, "anthropic-version", "2023-06-01"); err != nil {
+	if _, err := d.call(ctx, "/v1/messages", `{"model":"claude-sonnet-4-5","max_tokens":100,"messages":[{"role":"user","content":"Say hello"}]}`, "anthropic-version", "2023-06-01"); err != nil {
 		return err
 	}
 
@@ -270,16 +296,16 @@ func (d *demo) sendRequests(ctx context.Context) error {
 	say("OUTAGE: openai now answers every call with 503")
 	d.mocks["openai"].SetFaults(mock.Faults{Down: true})
 	for range 4 {
-		if _, _, err := d.call(ctx, "/v1/chat/completions", chatRequest); err != nil {
+		if _, err := d.call(ctx, "/v1/chat/completions", chatRequest); err != nil {
 			return err
 		}
 	}
 	say("a streamed request during the outage: OpenAI format in, served by Claude, translated back:")
-	if _, _, err := d.call(ctx, "/v1/chat/completions", `{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Say hello"}]}`); err != nil {
+	if _, err := d.call(ctx, "/v1/chat/completions", `{"model":"gpt-4o-mini","stream":true,"messages":[{"role":"user","content":"Say hello"}]}`); err != nil {
 		return err
 	}
 	say("a streamed OpenAI Responses API call (POST /v1/responses) during the outage: served by Claude, translated back:")
-	resp, _, err := d.call(ctx, "/v1/responses", `{"model":"gpt-4o-mini","stream":true,"instructions":"Be brief.","input":"Say hello"}`)
+	resp, err := d.call(ctx, "/v1/responses", `{"model":"gpt-4o-mini","stream":true,"instructions":"Be brief.","input":"Say hello"}`)
 	if err != nil {
 		return err
 	}
@@ -290,7 +316,7 @@ func (d *demo) sendRequests(ctx context.Context) error {
 	}
 	before := d.mocks["openai"].Stats().Requests
 	for range 3 {
-		if _, _, err := d.call(ctx, "/v1/chat/completions", chatRequest); err != nil {
+		if _, err := d.call(ctx, "/v1/chat/completions", chatRequest); err != nil {
 			return err
 		}
 	}
@@ -316,29 +342,18 @@ func (d *demo) editRoute(ctx context.Context) error {
 		return err
 	}
 	say("operator re-rendered the ConfigMap: generation %d, configHash %s → %s", nr.Generation, oldHash, nr.Status.ConfigHash)
+	reloaded := expectLog(d.sidecar, `the sidecar's "Config reloaded" log line`, "Config reloaded")
 	if err := d.syncVolumes(ctx); err != nil {
 		return err
 	}
 	say("kubelet swapped the volume's ..data symlink; waiting for the sidecar to reload")
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		d.tally.mu.Lock()
-		ok := d.tally.reloaded
-		d.tally.mu.Unlock()
-		if ok {
-			break
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("the sidecar did not reload its config\n%s", d.sidecar.tail())
-		}
-		if err := sleep(ctx, 50*time.Millisecond); err != nil {
-			return err
-		}
+	if _, err := reloaded.Wait(ctx, 10*time.Second); err != nil {
+		return fmt.Errorf("the sidecar did not reload its config: %w", err)
 	}
 	for _, e := range d.tally.takeEvents() {
 		say("event: %s", e)
 	}
-	_, _, err = d.call(ctx, "/v1/chat/completions", chatRequest)
+	_, err = d.call(ctx, "/v1/chat/completions", chatRequest)
 	return err
 }
 
@@ -347,7 +362,7 @@ func (d *demo) recover(ctx context.Context) error {
 	d.mocks["openai"].SetFaults(mock.Faults{})
 	deadline := time.Now().Add(15 * time.Second)
 	for {
-		resp, _, err := d.call(ctx, "/v1/chat/completions", chatRequest)
+		resp, err := d.call(ctx, "/v1/chat/completions", chatRequest)
 		if err != nil {
 			return err
 		}
@@ -409,6 +424,8 @@ func (t *tally) verify() error {
 	check(t.reloaded, "the sidecar never reloaded its config")
 	check(t.streamed, "no response was streamed")
 	check(t.responses, "the Responses API call did not survive the outage by fallback")
+	check(t.refreshes >= 2, fmt.Sprintf("the sidecar refreshed the short-lived token %d times over three lifetimes, want at least 2", t.refreshes))
+	check(t.reauthed, "a call refused for its revoked token was not served with a new one")
 	if len(errs) == 0 {
 		fmt.Println("\nOK: every step of the chain worked.")
 	}

@@ -73,6 +73,7 @@ func main() {
 		f      mock.Faults
 		seq    statusList
 		models stringList
+		tokens mock.TokenOptions
 	)
 	listen := flag.String("listen", "127.0.0.1:9001", "`address` to listen on (port 0 picks a free port)")
 	quiet := flag.Bool("quiet", false, "don't log a line per request")
@@ -103,6 +104,15 @@ func main() {
 	flag.IntVar(&f.StreamErrorAfter, "stream-error-after", 0, "end streams with the provider's error event after `N` content deltas")
 	flag.BoolVar(&f.Down, "down", false, "answer every request 503 (outage)")
 
+	issueTokens := flag.Bool("issue-tokens", false, "also be an identity platform: serve "+mock.TokenPath+" (client credentials), "+mock.STSPath+
+		" (token exchange) and "+mock.ImpersonationPrefix+"ACCOUNT:generateAccessToken, and accept only the tokens they issue, while they live, instead of API keys")
+	flag.DurationVar(&tokens.Lifetime, "token-lifetime", time.Hour, "lifetime of the tokens issued (with --issue-tokens)")
+	flag.StringVar(&tokens.ClientID, "client-id", "", "the client allowed to obtain tokens (default: any)")
+	flag.StringVar(&tokens.ClientSecret, "client-secret", "", "the client's secret (default: none needed)")
+	flag.StringVar(&tokens.ClientAssertion, "client-assertion", "", "an assertion the client may authenticate with instead of a secret")
+	flag.StringVar(&tokens.SubjectToken, "subject-token", "", "the only subject token the token exchange accepts (default: any)")
+	flag.StringVar(&tokens.Audience, "token-audience", "", "the only audience the token exchange accepts (default: any)")
+
 	flag.Usage = func() {
 		out := flag.CommandLine.Output()
 		fmt.Fprint(out, `Usage: mockllm [flags]
@@ -124,6 +134,8 @@ Every response carries x-mock-method, -path, -query, -body-sha256, -body-bytes,
 in x-mock-* headers (x-mock-status: 503,200, x-mock-latency: 50ms, x-mock-reset: 1, ...;
 see package mock). Control API: GET /mock/stats, GET|POST /mock/faults (JSON Faults),
 POST /mock/reset, GET|PUT /mock/keys ({"keys":[...]}; GET says only how many).
+With --issue-tokens: POST `+mock.TokenPath+`, `+mock.STSPath+`, `+mock.ImpersonationPrefix+`ACCOUNT:generateAccessToken;
+GET|POST /mock/token ({"down":true}, {"lifetime":"2s"}, {"revoke":true}), GET /mock/token/stats.
 
 Flags:
 `)
@@ -141,12 +153,17 @@ Flags:
 		logger := log.New(os.Stderr, "", log.Ltime|log.Lmicroseconds)
 		opts.Logf = logger.Printf
 	}
-	if err := run(*listen, opts); err != nil {
+	var ts *mock.TokenServer
+	if *issueTokens {
+		ts = mock.NewTokenServer(tokens)
+		opts.Tokens = ts
+	}
+	if err := run(*listen, opts, ts); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(addr string, opts mock.Options) error {
+func run(addr string, opts mock.Options, ts *mock.TokenServer) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -155,7 +172,16 @@ func run(addr string, opts mock.Options) error {
 		return err
 	}
 	m := mock.New(opts)
-	srv := &http.Server{Handler: m, ReadHeaderTimeout: 10 * time.Second}
+	var h http.Handler = m
+	if ts != nil {
+		mux := http.NewServeMux()
+		mux.Handle("/", m)
+		for _, p := range []string{mock.TokenPath, mock.STSPath, mock.ImpersonationPrefix, "/mock/token", "/mock/token/stats"} {
+			mux.Handle(p, ts)
+		}
+		h = mux
+	}
+	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Printf("mockllm %s listening on %s\n", opts.Name, ln.Addr())
 
 	errc := make(chan error, 1)

@@ -26,6 +26,21 @@ const (
 	// KeysDir is where the rendered keys Secret is mounted: one file per
 	// provider name (KeyFile).
 	KeysDir = "/etc/llmroute/keys"
+	// TokensDir is where projected ServiceAccount tokens are mounted: one
+	// file per provider that asks for one (TokenFile).
+	TokensDir = "/etc/llmroute/tokens"
+	// PodVolumesDir is where the pod's own volumes that a route's tokenFile
+	// names are mounted, each in a directory named after the volume.
+	PodVolumesDir = "/etc/llmroute/volumes"
+)
+
+// The key label of llmroute_credential_state for a provider with a single
+// credential: its kind. A key of apiKeys is labelled with its name.
+const (
+	CredentialKindAPIKey = "apiKey"
+	CredentialKindToken  = "token"
+	CredentialKindOAuth2 = "oauth2"
+	CredentialKindGoogle = "google"
 )
 
 // LogFormats and LogLevels are the values --log-format and --log-level take;
@@ -37,3 +52,9 @@ var (
 
 // KeyFile is the path of a provider's API key file in a pod.
 func KeyFile(provider string) string { return KeysDir + "/" + provider }
+
+// TokenFile is the path of a provider's projected ServiceAccount token in a pod.
+func TokenFile(provider string) string { return TokensDir + "/" + provider }
+
+// PodVolumeDir is where one of the pod's own volumes is mounted in the sidecar.
+func PodVolumeDir(volume string) string { return PodVolumesDir + "/" + volume }

@@ -102,6 +102,32 @@ const (
 // HasCredential reports whether the provider names any credential source.
 func (p *Provider) HasCredential() bool { return len(p.credentialSources()) > 0 }
 
+// CredentialFiles lists the files the provider's credential is read from:
+// key files, the token file, the client secret or assertion, the subject
+// token. The sidecar watches them, and a config naming one that cannot be
+// read yet is not applied until it can.
+func (p *Provider) CredentialFiles() []string {
+	var files []string
+	add := func(f string) {
+		if f != "" {
+			files = append(files, f)
+		}
+	}
+	add(p.APIKeyFile)
+	for _, k := range p.APIKeys {
+		add(k.File)
+	}
+	add(p.TokenFile)
+	if o := p.OAuth2ClientCredentials; o != nil {
+		add(o.ClientSecretFile)
+		add(o.ClientAssertionFile)
+	}
+	if g := p.GoogleExternalAccount; g != nil {
+		add(g.SubjectTokenFile)
+	}
+	return files
+}
+
 // credentialSources names the credential fields the provider sets.
 func (p *Provider) credentialSources() []string {
 	var set []string

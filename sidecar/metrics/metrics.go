@@ -8,6 +8,8 @@
 package metrics
 
 import (
+	"sync/atomic"
+
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -32,6 +34,9 @@ type Metrics struct {
 	LoadShed           prometheus.Counter       // llmroute_load_shed_total
 	InFlight           prometheus.Gauge         // llmroute_in_flight_requests
 	Overhead           prometheus.Histogram     // llmroute_overhead_seconds
+	CredentialState    *CredentialStates        // llmroute_credential_state
+	KeyAttempts        *prometheus.CounterVec   // llmroute_key_attempts_total
+	TokenFetches       *prometheus.CounterVec   // llmroute_token_fetches_total
 }
 
 // Outcomes of an upstream attempt, the values of the outcome label.
@@ -129,8 +134,49 @@ func New() *Metrics {
 			Buckets: []float64{.00001, .00002, .00005, .0001, .0002, .0005, .001, .002, .005, .01},
 		}),
 	}
+	m.CredentialState = &CredentialStates{desc: prometheus.NewDesc("llmroute_credential_state",
+		"State of each credential of a provider: 0 usable, 1 cooling down after a 429, 2 refused by the provider (401/403), "+
+			"3 unavailable (no token could be obtained). key is the apiKeys name, or the source's kind (apiKey, token, oauth2, google).",
+		[]string{"provider", "key"}, nil)}
+	m.KeyAttempts = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "llmroute_key_attempts_total",
+		Help: "Upstream attempts by provider, key (the apiKeys name, never the key) and outcome, for providers with several keys.",
+	}, []string{"provider", "key", "outcome"})
+	m.TokenFetches = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "llmroute_token_fetches_total",
+		Help: "Requests for an access token to a provider's token endpoint (oauth2ClientCredentials, googleExternalAccount), by result (success, failure).",
+	}, []string{"provider", "result"})
 	m.Registry.MustRegister(m.Duration, m.Tokens, m.TTFT, m.Requests, m.Passthrough, m.Attempts, m.Retries, m.Fallbacks,
 		m.Breaker, m.BreakerTransitions, m.BudgetExhausted, m.RateLimits, m.Reloads, m.LoadShed, m.InFlight, m.Overhead,
+		m.CredentialState, m.KeyAttempts, m.TokenFetches,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
+}
+
+// CredentialStates is llmroute_credential_state, read at scrape time from
+// the configuration being served: a reload that removes a key or a provider
+// leaves no stale series behind, and a cool-down that ended shows as over
+// without a timer to say so.
+type CredentialStates struct {
+	desc *prometheus.Desc
+	list atomic.Pointer[func(yield func(provider, key string, state int))]
+}
+
+// Set installs what lists the states: it calls yield once per credential.
+func (c *CredentialStates) Set(list func(yield func(provider, key string, state int))) {
+	c.list.Store(&list)
+}
+
+// Describe implements prometheus.Collector.
+func (c *CredentialStates) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+// Collect implements prometheus.Collector.
+func (c *CredentialStates) Collect(ch chan<- prometheus.Metric) {
+	list := c.list.Load()
+	if list == nil {
+		return
+	}
+	(*list)(func(provider, key string, state int) {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(state), provider, key)
+	})
 }

@@ -25,6 +25,9 @@ func registered(t *testing.T) map[string]bool {
 	m.BreakerTransitions.WithLabelValues("p", "closed", "open").Inc()
 	m.RateLimits.WithLabelValues("request", "").Inc()
 	m.Reloads.WithLabelValues("success").Inc()
+	m.KeyAttempts.WithLabelValues("p", "k", OutcomeSuccess).Inc()
+	m.TokenFetches.WithLabelValues("p", "success").Inc()
+	m.CredentialState.Set(func(yield func(provider, key string, state int)) { yield("p", "k", 0) })
 	families, err := m.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)

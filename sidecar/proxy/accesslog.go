@@ -93,8 +93,9 @@ func (ex *exchange) modelLabel() string {
 // one bracketed key=value group per try.
 type tryList []try
 
-// MarshalJSON writes [{"provider":…,"status":…,"outcome":…,"ms":…}, …];
-// status and ms are left out when zero (a provider skipped without a call).
+// MarshalJSON writes [{"provider":…,"key":…,"status":…,"outcome":…,"ms":…}, …];
+// status and ms are left out when zero (a provider skipped without a call),
+// key but for a provider with several keys.
 func (l tryList) MarshalJSON() ([]byte, error) {
 	b := make([]byte, 0, 16+64*len(l))
 	b = append(b, '[')
@@ -104,6 +105,10 @@ func (l tryList) MarshalJSON() ([]byte, error) {
 		}
 		b = append(b, `{"provider":`...)
 		b = translate.AppendString(b, t.Provider)
+		if t.Key != "" {
+			b = append(b, `,"key":`...)
+			b = translate.AppendString(b, t.Key)
+		}
 		if t.Status != 0 {
 			b = append(b, `,"status":`...)
 			b = strconv.AppendInt(b, int64(t.Status), 10)
@@ -119,7 +124,8 @@ func (l tryList) MarshalJSON() ([]byte, error) {
 	return append(b, ']'), nil
 }
 
-// MarshalText writes [provider=openai status=503 outcome=server_error ms=2.1] …
+// MarshalText writes [provider=openai status=503 outcome=server_error ms=2.1] …,
+// with key=NAME after the provider for a provider with several keys.
 func (l tryList) MarshalText() ([]byte, error) {
 	var b []byte
 	for i, t := range l {
@@ -128,6 +134,10 @@ func (l tryList) MarshalText() ([]byte, error) {
 		}
 		b = append(b, "[provider="...)
 		b = append(b, t.Provider...)
+		if t.Key != "" {
+			b = append(b, " key="...)
+			b = append(b, t.Key...)
+		}
 		if t.Status != 0 {
 			b = append(b, " status="...)
 			b = strconv.AppendInt(b, int64(t.Status), 10)

@@ -5,19 +5,30 @@ import (
 	"net"
 	"net/http"
 	"sort"
+	"strings"
 	"sync/atomic"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/osmen-ai/llmroute/sidecar/config"
+	"github.com/osmen-ai/llmroute/sidecar/credentials"
 )
 
 // Admin serves the admin listener: /healthz (the process is alive),
-// /readyz (a config is loaded and the proxy listener is up; never tied to
-// provider health, or one provider's outage would take the pod out of its
-// Service), /metrics, and /debug/providers. The listener is reachable on the
+// /readyz, /metrics, and /debug/providers. The listener is reachable on the
 // pod IP, for the kubelet and Prometheus; /debug/ answers only connections
 // from loopback (inside the pod, or kubectl port-forward).
+//
+// /readyz is 503 until the proxy listener is up and, when the sidecar starts,
+// until every provider that obtains tokens has had its first answer from
+// its token endpoint — at most credentials.FetchTimeout, whatever the
+// answer. The injected startup probe waits for it, so the app starts with
+// tokens at hand. From then on it is 200 whatever the providers' health: a
+// provider without a token is one provider down, which fallback is for,
+// and since every pod of a Deployment shares its token endpoint, tying
+// readiness to it would take them all out of their Service at once, and
+// turn an error the app can read into a refused connection. The body names
+// the providers that have no credential to send, and why.
 func (px *Proxy) Admin(listening *atomic.Bool) http.Handler {
 	mux := http.NewServeMux()
 	mux.HandleFunc("/healthz", func(w http.ResponseWriter, _ *http.Request) {
@@ -28,7 +39,21 @@ func (px *Proxy) Admin(listening *atomic.Bool) http.Handler {
 			http.Error(w, "proxy listener not up yet", http.StatusServiceUnavailable)
 			return
 		}
-		w.Write([]byte("ok\n"))
+		waiting, notReady := px.credentialReadiness()
+		if len(waiting) > 0 && !px.credsReady.Load() {
+			http.Error(w, "waiting for the first token of: "+strings.Join(waiting, ", "), http.StatusServiceUnavailable)
+			return
+		}
+		px.credsReady.Store(true)
+		var b strings.Builder
+		b.WriteString("ok\n")
+		for _, name := range waiting {
+			b.WriteString("not ready: provider " + name + ": fetching its first token\n")
+		}
+		for _, line := range notReady {
+			b.WriteString("not ready: " + line + "\n")
+		}
+		w.Write([]byte(b.String()))
 	})
 	mux.Handle("/metrics", promhttp.HandlerFor(px.metrics.Registry, promhttp.HandlerOpts{}))
 	mux.Handle("/debug/", loopbackOnly(http.HandlerFunc(px.serveProviders)))
@@ -52,6 +77,32 @@ func loopbackOnly(h http.Handler) http.Handler {
 	})
 }
 
+// credentialReadiness lists the providers still fetching their first token,
+// and why each provider that has no credential to send has none.
+func (px *Proxy) credentialReadiness() (waiting, notReady []string) {
+	rt := px.route.Load()
+	for _, pc := range rt.cfg.Providers {
+		st := rt.providers[pc.Name].creds.Status()
+		switch {
+		case st.Starting:
+			waiting = append(waiting, pc.Name)
+		case st.Err != nil:
+			notReady = append(notReady, st.Err.Error())
+		}
+	}
+	return waiting, notReady
+}
+
+// credentialStates lists each credential's state, for llmroute_credential_state.
+func (px *Proxy) credentialStates(yield func(provider, key string, state int)) {
+	rt := px.route.Load()
+	for _, pc := range rt.cfg.Providers {
+		for _, k := range rt.providers[pc.Name].creds.Status().Keys {
+			yield(pc.Name, k.Name, int(k.State))
+		}
+	}
+}
+
 // ProviderStatus is one provider in /debug/providers. BaseURL has any user
 // information and query string redacted.
 type ProviderStatus struct {
@@ -66,6 +117,16 @@ type ProviderStatus struct {
 	ConsecutiveFailures  uint32 `json:"consecutiveFailures"`
 	Served               int64  `json:"served"`
 	Failed               int64  `json:"failed"`
+	// Credential is the provider's credential source and the state of each
+	// of its credentials; absent for a provider without one.
+	Credential *CredentialStatus `json:"credential,omitempty"`
+}
+
+// CredentialStatus is a provider's credentials in /debug/providers.
+type CredentialStatus struct {
+	Kind  string                  `json:"kind"`
+	Keys  []credentials.KeyStatus `json:"keys"`
+	Error string                  `json:"error,omitempty"` // why no credential can be sent now
 }
 
 // Providers reports each provider's breaker state and counts.
@@ -74,13 +135,20 @@ func (px *Proxy) Providers() []ProviderStatus {
 	out := make([]ProviderStatus, 0, len(rt.providers))
 	for _, p := range rt.providers {
 		c := p.breaker.Counts()
-		out = append(out, ProviderStatus{
+		ps := ProviderStatus{
 			Name: p.cfg.Name, Type: string(p.cfg.Type), BaseURL: config.RedactURL(p.cfg.BaseURL),
 			Breaker:  stateName(p.breaker.State()),
 			Requests: c.Requests, TotalSuccesses: c.TotalSuccesses, TotalFailures: c.TotalFailures,
 			ConsecutiveSuccesses: c.ConsecutiveSuccesses, ConsecutiveFailures: c.ConsecutiveFailures,
 			Served: p.stats.served.Load(), Failed: p.stats.failed.Load(),
-		})
+		}
+		if st := p.creds.Status(); st.Kind != "" {
+			ps.Credential = &CredentialStatus{Kind: st.Kind, Keys: st.Keys}
+			if st.Err != nil {
+				ps.Credential.Error = st.Err.Error()
+			}
+		}
+		out = append(out, ps)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].Name < out[j].Name })
 	return out

@@ -44,12 +44,17 @@ func BenchmarkRouteMatch(b *testing.B) {
 
 // benchProxy is the proxy in front of one in-process mock, driven through
 // its handler without a network hop to the client, so the figure is the
-// request path's own cost (plus the upstream round trip on loopback).
+// request path's own cost (plus the upstream round trip on loopback). The
+// provider has one static key, the common case whose cost the credentials
+// must not raise.
 func benchProxy(b *testing.B, opts mock.Options) (*Proxy, func()) {
+	const key = "sk-bench-0123456789"
+	b.Setenv("LLMROUTE_BENCH_KEY", key)
+	opts.APIKey = key
 	m := mock.New(opts)
 	up := httptest.NewServer(m)
 	cfg := &config.Config{
-		Providers: []config.Provider{{Name: "openai", Type: config.OpenAICompatible, BaseURL: up.URL + "/v1"}},
+		Providers: []config.Provider{{Name: "openai", Type: config.OpenAICompatible, BaseURL: up.URL + "/v1", APIKeyEnv: "LLMROUTE_BENCH_KEY"}},
 		Rules:     []config.Rule{{Backends: []string{"openai"}}},
 	}
 	cfg.Default()

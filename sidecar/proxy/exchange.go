@@ -16,6 +16,7 @@ import (
 
 	"github.com/sony/gobreaker/v2"
 
+	"github.com/osmen-ai/llmroute/sidecar/credentials"
 	"github.com/osmen-ai/llmroute/sidecar/metrics"
 	"github.com/osmen-ai/llmroute/sidecar/resilience"
 	"github.com/osmen-ai/llmroute/sidecar/translate"
@@ -43,8 +44,8 @@ type exchange struct {
 	// being read whole.
 	heldRequest, heldResponse int64
 
-	tries    []try // every attempt and skip, in order: the access log's story
-	triesBuf [4]try
+	tries    []try         // every attempt and skip, in order: the access log's story
+	triesBuf [3]try        // most requests' tries without an allocation: one, or three attempts on one provider
 	attempts int           // upstream calls made
 	upstream time.Duration // time spent waiting on providers
 	waited   time.Duration // time spent in backoff waits
@@ -65,6 +66,7 @@ type exchange struct {
 // try is one line of the access log's providers list.
 type try struct {
 	Provider string
+	Key      string // which key, for a provider with several
 	Status   int
 	Outcome  string
 	Ms       float64
@@ -208,7 +210,8 @@ func (ex *exchange) run(ctx context.Context) {
 			ex.px.metrics.Fallbacks.WithLabelValues(prev.cfg.Name, p.cfg.Name, prevReason).Inc()
 			ex.px.log.V(1).Info("Fell back to next provider", "id", ex.id, "from", prev.cfg.Name, "to", p.cfg.Name, "reason", prevReason)
 		}
-		up := upstreamCall{p: p, tr: tr, body: body, model: model, url: p.urls[backend], native: backend == ex.client}
+		up := upstreamCall{p: p, tr: tr, body: body, model: model, url: p.urls[backend], native: backend == ex.client,
+			call: credentials.Call{Model: ex.req.Model}}
 		if ex.tryProvider(ctx, &up) {
 			return
 		}
@@ -229,6 +232,8 @@ type upstreamCall struct {
 	model  string // the provider's model name
 	url    string
 	native bool // the provider serves the client's format: bytes and headers pass as they are
+	call   credentials.Call
+	cred   *credentials.Credential // the credential of the call being made
 }
 
 // skip says why a provider is passed over without a call ("" if it is not).
@@ -270,6 +275,12 @@ func (ex *exchange) tryProvider(ctx context.Context, up *upstreamCall) bool {
 			ex.last = lastFailure{provider: p, tr: up.tr, kind: resilience.FailBreakerOpen, message: "circuit breaker open"}
 			return false
 		}
+		cred, err := p.creds.Pick(ctx, up.call)
+		if err != nil {
+			done(resilience.ErrNotCounted)
+			ex.noCredential(up, err)
+			return false
+		}
 		// Every call after the request's first is a retry, fallbacks included.
 		if ex.attempts > 0 && !ex.px.budget.TryRetry() {
 			done(resilience.ErrNotCounted)
@@ -281,7 +292,7 @@ func (ex *exchange) tryProvider(ctx context.Context, up *upstreamCall) bool {
 		if attempt > 1 {
 			p.stats.retries.Inc()
 		}
-		res := ex.attempt(ctx, up)
+		res := ex.attempt(ctx, up, cred)
 		done(res.breakerErr)
 		if res.over {
 			return true
@@ -321,31 +332,57 @@ type attemptResult struct {
 	breakerErr error // what the breaker is told: nil success, ErrNotCounted, or a failure
 }
 
-// attempt makes one upstream call and, when it succeeds, answers the client.
-func (ex *exchange) attempt(ctx context.Context, up *upstreamCall) attemptResult {
+// maxCredentialSwitches bounds the credentials one attempt goes through. A
+// pool's keys run out first (each refused or cooling key is passed over),
+// and a token is refreshed once; this is a backstop.
+const maxCredentialSwitches = 8
+
+// attempt makes one call to the provider and, when it succeeds, answers the
+// client. When the provider refuses the credential (401, 403) or rate-limits
+// it (429) and the credentials offer another — the next key of a pool, a
+// token refreshed — the call is sent again with it at once. That is not a
+// retry of the provider: no backoff, no retry budget, one attempt of
+// retry.attempts, and the breaker hears only how it ended. Each call is in
+// the access log's tries and counted as an upstream attempt.
+func (ex *exchange) attempt(ctx context.Context, up *upstreamCall, cred *credentials.Credential) attemptResult {
+	for i := 0; ; i++ {
+		res, next := ex.send(ctx, up, cred)
+		if next == nil || i == maxCredentialSwitches {
+			return res
+		}
+		cred = next
+	}
+}
+
+// send makes one upstream call with cred. It returns the credential to send
+// the same call with instead, when the credentials offer one after a
+// refusal.
+func (ex *exchange) send(ctx context.Context, up *upstreamCall, cred *credentials.Credential) (attemptResult, *credentials.Credential) {
 	p := up.p
+	up.cred = cred
 	actx, cancel := context.WithCancelCause(ctx)
 	defer cancel(nil)
 	timer := time.AfterFunc(p.cfg.Timeout.Duration, func() { cancel(errAttemptTimeout) })
 	defer timer.Stop()
 
-	req, err := ex.upstreamRequest(actx, up)
+	req, err := ex.upstreamRequest(actx, up, cred)
 	if err != nil {
-		return ex.failed(up, 0, resilience.FailConnect, err.Error(), 0)
+		return ex.failed(up, 0, resilience.FailConnect, err.Error(), 0), nil
 	}
 	t0 := ex.px.now()
 	resp, err := ex.px.transport.RoundTrip(req)
 	ex.attempts++
 	if err != nil {
-		return ex.transportFailure(actx, up, err, t0)
+		return ex.transportFailure(actx, up, err, t0), nil
 	}
 	defer resp.Body.Close()
 
 	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		p.creds.Answered(ctx, cred, up.call, credentials.Answer{Status: resp.StatusCode})
 		if ex.req.Stream && isEventStream(resp.Header) {
-			return ex.relay(actx, timer, up, resp, t0)
+			return ex.relay(actx, timer, up, resp, t0), nil
 		}
-		return ex.complete(actx, up, resp, t0)
+		return ex.complete(actx, up, resp, t0), nil
 	}
 
 	// An error status: read the error (bounded) to pass it on and to tell
@@ -356,7 +393,7 @@ func (ex *exchange) attempt(ctx context.Context, up *upstreamCall) attemptResult
 	elapsed := ex.px.now().Sub(t0)
 	ex.upstream += elapsed
 	if rerr != nil && ctx.Err() == nil && ex.r.Context().Err() == nil {
-		return ex.transportFailure(actx, up, rerr, t0)
+		return ex.transportFailure(actx, up, rerr, t0), nil
 	}
 	kind := resilience.ClassifyStatus(resp.StatusCode, errBody.Bytes())
 	res := ex.failed(up, resp.StatusCode, kind, translate.ErrorMessage(errBody.Bytes()), elapsed)
@@ -366,7 +403,9 @@ func (ex *exchange) attempt(ctx context.Context, up *upstreamCall) attemptResult
 		// The provider refused this request; that says nothing about its health.
 		res.breakerErr = resilience.ErrNotCounted
 	}
-	return res
+	next := p.creds.Answered(ctx, cred, up.call, credentials.Answer{
+		Status: resp.StatusCode, RetryAfter: res.retryAfter, HasRetryAfter: res.hasRetryAfter})
+	return res, next
 }
 
 // maxErrorBody bounds what is read of a provider's error body.
@@ -376,12 +415,34 @@ const maxErrorBody = 1 << 20
 func (ex *exchange) failed(up *upstreamCall, status int, kind resilience.Failure, msg string, elapsed time.Duration) attemptResult {
 	p := up.p
 	outcome := outcomeOf(kind, status)
-	p.stats.attempts[outcome].Inc()
-	ex.tries = append(ex.tries, try{Provider: p.cfg.Name, Status: status, Outcome: outcome, Ms: ms(elapsed)})
+	ex.record(p, up.cred, status, outcome, elapsed)
 	return attemptResult{
 		lastFailure: lastFailure{provider: p, tr: up.tr, kind: kind, status: status, message: msg},
 		breakerErr:  errors.New(outcome),
 	}
+}
+
+// record is the bookkeeping of every upstream call: the access log's try,
+// the attempts by provider, and by key for a provider with several.
+func (ex *exchange) record(p *provider, cred *credentials.Credential, status int, outcome string, elapsed time.Duration) {
+	p.stats.attempts[outcome].Inc()
+	t := try{Provider: p.cfg.Name, Status: status, Outcome: outcome, Ms: ms(elapsed)}
+	if p.keyed {
+		t.Key = cred.Key
+		cred.Count(outcome)
+	}
+	ex.tries = append(ex.tries, t)
+}
+
+// noCredential passes over a provider that has no credential to send: no
+// token could be obtained, or every key is set aside or cooling down.
+func (ex *exchange) noCredential(up *upstreamCall, err error) {
+	kind := resilience.FailNoCredential
+	if errors.Is(err, credentials.ErrCoolingDown) {
+		kind = resilience.FailKeysCooling
+	}
+	ex.last = lastFailure{provider: up.p, tr: up.tr, kind: kind, message: err.Error()}
+	ex.tries = append(ex.tries, try{Provider: up.p.cfg.Name, Outcome: ex.last.reason()})
 }
 
 // transportFailure classifies an error from the round trip or a body read.
@@ -390,8 +451,7 @@ func (ex *exchange) transportFailure(actx context.Context, up *upstreamCall, err
 	ex.upstream += elapsed
 	if ex.r.Context().Err() != nil {
 		// The client left: cancel, count nothing against the provider.
-		up.p.stats.attempts[metrics.OutcomeCanceled].Inc()
-		ex.tries = append(ex.tries, try{Provider: up.p.cfg.Name, Outcome: metrics.OutcomeCanceled, Ms: ms(elapsed)})
+		ex.record(up.p, up.cred, 0, metrics.OutcomeCanceled, elapsed)
 		ex.status = statusClientClosed
 		return attemptResult{over: true, breakerErr: resilience.ErrNotCounted}
 	}
@@ -499,8 +559,7 @@ func (ex *exchange) relayLarge(up *upstreamCall, resp *http.Response, head []byt
 // succeeded records the attempt that served the request and who made it.
 func (ex *exchange) succeeded(up *upstreamCall, status int, elapsed time.Duration) {
 	p := up.p
-	p.stats.attempts[metrics.OutcomeSuccess].Inc()
-	ex.tries = append(ex.tries, try{Provider: p.cfg.Name, Status: status, Outcome: metrics.OutcomeSuccess, Ms: ms(elapsed)})
+	ex.record(p, up.cred, status, metrics.OutcomeSuccess, elapsed)
 	ex.provider = p
 	ex.model = "other"
 	if up.model == p.cfg.DefaultModel {
@@ -529,12 +588,21 @@ func (ex *exchange) overhead() time.Duration {
 }
 
 // The outcomes that are not an attempt's: a provider passed over.
-const outcomeBreakerOpen = "breaker_open"
+const (
+	outcomeBreakerOpen  = "breaker_open"
+	outcomeNoCredential = "no_credential"     // no token could be obtained, or every key is set aside
+	outcomeKeysCooling  = "keys_rate_limited" // every key is cooling down after a 429
+)
 
 // reason names why the provider failed, for the fallback metric and log.
 func (f *lastFailure) reason() string {
-	if f.kind == resilience.FailBreakerOpen {
+	switch f.kind {
+	case resilience.FailBreakerOpen:
 		return outcomeBreakerOpen
+	case resilience.FailNoCredential:
+		return outcomeNoCredential
+	case resilience.FailKeysCooling:
+		return outcomeKeysCooling
 	}
 	return outcomeOf(f.kind, f.status)
 }

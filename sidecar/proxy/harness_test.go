@@ -113,6 +113,7 @@ func newHarness(t *testing.T, ups []upstream, edit func(*config.Config)) *harnes
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(px.Close)
 	h.serve(px)
 	return h
 }

@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"time"
 
+	"github.com/osmen-ai/llmroute/sidecar/credentials"
 	"github.com/osmen-ai/llmroute/sidecar/metrics"
 	"github.com/osmen-ai/llmroute/sidecar/resilience"
 	"github.com/osmen-ai/llmroute/sidecar/translate"
@@ -93,7 +94,10 @@ func (px *Proxy) passThrough(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 	}
 	px.budget.Request()
-	call := &passCall{ex: ex, p: p, body: body, idempotent: idempotent(r.Method)}
+	call := &passCall{ex: ex, p: p, body: body, idempotent: idempotent(r.Method),
+		// State kept at the provider (a file, a batch, a stored response)
+		// belongs to the key that made it: stay on one key while it serves.
+		call: credentials.Call{Model: model, Stable: true}}
 	defer call.cancelAttempts()
 	rp := &httputil.ReverseProxy{
 		Rewrite:        call.rewrite,
@@ -114,6 +118,7 @@ type passCall struct {
 	p          *provider
 	body       passBody
 	idempotent bool
+	call       credentials.Call
 	cancels    []context.CancelFunc
 }
 
@@ -134,11 +139,23 @@ func (c *passCall) rewrite(pr *httputil.ProxyRequest) {
 	p.setHeaders(out.Header, c.ex.id, false)
 }
 
-// RoundTrip makes the call's attempts on its provider.
+// RoundTrip makes the call's attempts on its provider. A credential the
+// provider refuses or rate-limits is replaced at once when the credentials
+// offer another and the body can be sent again, as on a routed call: not a
+// retry.
 func (c *passCall) RoundTrip(req *http.Request) (*http.Response, error) {
 	ex, p := c.ex, c.p
 	rc := ex.rt.cfg.Retry
-	for attempt := 1; ; attempt++ {
+	var cred *credentials.Credential
+	for attempt, switches := 1, 0; ; {
+		if cred == nil {
+			var err error
+			if cred, err = p.creds.Pick(req.Context(), c.call); err != nil {
+				ex.noCredential(&upstreamCall{p: p}, err)
+				return nil, err
+			}
+		}
+		setCredential(req.Header, cred)
 		actx, cancel := context.WithCancelCause(req.Context())
 		c.cancels = append(c.cancels, func() { cancel(nil) })
 		timer := time.AfterFunc(p.cfg.Timeout.Duration, func() { cancel(errAttemptTimeout) })
@@ -152,11 +169,11 @@ func (c *passCall) RoundTrip(req *http.Request) (*http.Response, error) {
 		ex.upstream += elapsed
 		if err != nil {
 			if ex.r.Context().Err() != nil {
-				ex.record(p, 0, metrics.OutcomeCanceled, elapsed)
+				ex.record(p, cred, 0, metrics.OutcomeCanceled, elapsed)
 				return nil, err
 			}
 			kind := classifyTransportError(actx, err)
-			ex.record(p, 0, outcomeOf(kind, 0), elapsed)
+			ex.record(p, cred, 0, outcomeOf(kind, 0), elapsed)
 			ex.last = lastFailure{provider: p, kind: kind, message: transportMessage(kind, err)}
 			// A connection that was never made sent nothing: safe to retry
 			// whatever the body. Anything else only with a body to replay.
@@ -164,24 +181,48 @@ func (c *passCall) RoundTrip(req *http.Request) (*http.Response, error) {
 			if !safe || !ex.rt.retryOn.Retryable(kind, 0) || !c.retry(req.Context(), attempt, 0, false) {
 				return nil, err
 			}
+			attempt, cred = attempt+1, nil
 			continue
 		}
 		status := resp.StatusCode
-		ex.record(p, status, outcomeOf(resilience.ClassifyStatus(status, nil), status), elapsed)
+		ex.record(p, cred, status, outcomeOf(resilience.ClassifyStatus(status, nil), status), elapsed)
+		var ra time.Duration
+		var hasRA bool
+		if status >= 400 {
+			ra, hasRA = resilience.RetryAfter(resp.Header, ex.px.now())
+		}
+		var next *credentials.Credential
+		// Off the LLM APIs a 403 is about the resource (an admin endpoint,
+		// another project's file), not the credential: a pool must not set
+		// its key aside for it.
+		if status != http.StatusForbidden {
+			next = p.creds.Answered(req.Context(), cred, c.call, credentials.Answer{Status: status, RetryAfter: ra, HasRetryAfter: hasRA})
+		}
+		if next != nil && c.replayable() && switches < maxCredentialSwitches {
+			drain(resp)
+			cred, switches = next, switches+1
+			continue
+		}
 		retryable := (status == http.StatusTooManyRequests || status >= 500) && ex.rt.retryOn.Retryable(resilience.FailStatus, status)
 		if !retryable || !c.replayable() || attempt == rc.Attempts {
 			return resp, nil
 		}
-		ra, hasRA := resilience.RetryAfter(resp.Header, ex.px.now())
 		if hasRA && ra > rc.MaxRetryAfter.Duration {
 			return resp, nil // asked to wait longer than the sidecar would: the app decides
 		}
 		if !c.retry(req.Context(), attempt, ra, hasRA) {
 			return resp, nil
 		}
-		_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody)) // keep the connection
-		resp.Body.Close()
+		drain(resp)
+		attempt, cred = attempt+1, nil
 	}
+}
+
+// drain reads what is left of a response that is not passed on, so that its
+// connection is kept, and closes it.
+func drain(resp *http.Response) {
+	_, _ = io.Copy(io.Discard, io.LimitReader(resp.Body, maxErrorBody))
+	resp.Body.Close()
 }
 
 // retry waits before the next attempt, if the attempts, the retry budget
@@ -247,7 +288,10 @@ func (c *passCall) errorHandler(w http.ResponseWriter, r *http.Request, err erro
 		return
 	}
 	status, code, msg := http.StatusBadGateway, "upstream_unreachable", "llmroute: "+c.p.cfg.Name+": "+err.Error()
-	if ex.last.provider != nil {
+	switch {
+	case ex.last.kind == resilience.FailNoCredential || ex.last.kind == resilience.FailKeysCooling:
+		status, code, msg = http.StatusServiceUnavailable, "llmroute_no_credential", "llmroute: "+ex.last.message
+	case ex.last.provider != nil:
 		msg = "llmroute: " + c.p.cfg.Name + ": " + ex.last.message
 		if ex.last.kind == resilience.FailTimeout {
 			status, code = http.StatusGatewayTimeout, "upstream_timeout"
@@ -262,12 +306,6 @@ func (c *passCall) errorHandler(w http.ResponseWriter, r *http.Request, err erro
 	}
 	ex.setRouteHeaders(c.p)
 	writeError(w, ex.client, status, "", code, msg)
-}
-
-// record adds an attempt to the access log's tries and the provider's counts.
-func (ex *exchange) record(p *provider, status int, outcome string, elapsed time.Duration) {
-	p.stats.attempts[outcome].Inc()
-	ex.tries = append(ex.tries, try{Provider: p.cfg.Name, Status: status, Outcome: outcome, Ms: ms(elapsed)})
 }
 
 // passBody is a pass-through request body: up to maxPassBuffer bytes in

@@ -14,12 +14,14 @@ import (
 	"net/http"
 	"reflect"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/go-logr/logr"
 
 	"github.com/osmen-ai/llmroute/sidecar/config"
+	"github.com/osmen-ai/llmroute/sidecar/credentials"
 	"github.com/osmen-ai/llmroute/sidecar/metrics"
 	"github.com/osmen-ai/llmroute/sidecar/resilience"
 )
@@ -49,8 +51,12 @@ type Options struct {
 	// Sleep waits between retries and returns early with ctx's error.
 	// nil means a timer that watches ctx; tests record the waits instead.
 	Sleep func(ctx context.Context, d time.Duration) error
-	// Rand returns a float in [0, 1) for backoff jitter. nil means math/rand/v2.
+	// Rand returns a float in [0, 1) for backoff and token refresh jitter.
+	// nil means math/rand/v2.
 	Rand func() float64
+	// Clock keeps the credentials' time: token expiry and refresh timers,
+	// keys cooling down. nil means real time.
+	Clock credentials.Clock
 }
 
 // Proxy serves the LLM endpoints on the sidecar's listener.
@@ -64,8 +70,13 @@ type Proxy struct {
 	sleep     func(context.Context, time.Duration) error
 	rand      func() float64
 	budget    *resilience.Budget
+	credEnv   credentials.Env
+	// credsReady latches once /readyz has seen every provider's first
+	// token attempt over (see Admin).
+	credsReady atomic.Bool
 
-	route atomic.Pointer[route]
+	reloads sync.Mutex // one reload at a time: each builds on the route before it
+	route   atomic.Pointer[route]
 }
 
 // New compiles cfg (defaulted and validated) and returns a Proxy serving it.
@@ -102,26 +113,41 @@ func New(cfg *config.Config, o Options) (*Proxy, error) {
 		px.rand = rand.Float64
 	}
 	px.budget = resilience.NewBudget(*cfg.Retry.BudgetPercent, *cfg.Retry.MinRetriesPerSecond, px.now)
+	px.credEnv = credentials.Env{Transport: px.transport, Clock: o.Clock, Rand: px.rand, Log: px.log, Metrics: px.metrics}
 	rt, err := px.compile(cfg, nil)
 	if err != nil {
 		return nil, err
 	}
 	px.route.Store(rt)
+	rt.creds.Activate(nil)
+	px.metrics.CredentialState.Set(px.credentialStates)
 	return px, nil
 }
 
 // Reload swaps in a new config for new requests; requests in flight finish on
 // the old one. On error nothing changes and the last good config keeps serving.
 func (px *Proxy) Reload(cfg *config.Config) error {
-	rt, err := px.compile(cfg, px.route.Load())
+	px.reloads.Lock()
+	defer px.reloads.Unlock()
+	prev := px.route.Load()
+	rt, err := px.compile(cfg, prev)
 	if err != nil {
 		px.metrics.Reloads.WithLabelValues("failure").Inc()
 		return err
 	}
 	px.budget.Configure(*cfg.Retry.BudgetPercent, *cfg.Retry.MinRetriesPerSecond)
 	px.route.Store(rt)
+	rt.creds.Activate(prev.creds)
 	px.metrics.Reloads.WithLabelValues("success").Inc()
 	return nil
+}
+
+// Close stops the background work of the credentials: token refreshes. The
+// proxy still serves with the tokens it holds, until they expire.
+func (px *Proxy) Close() {
+	px.reloads.Lock()
+	defer px.reloads.Unlock()
+	px.route.Load().creds.Close()
 }
 
 // ReloadFile loads a config file and reloads it; a file that does not load
@@ -148,8 +174,10 @@ func changes(prev, next *route) []string {
 		changed = append(changed, "config")
 	}
 	for _, pc := range next.cfg.Providers {
-		if old := prev.provider(pc.Name); old != nil && old.auth != next.providers[pc.Name].auth {
-			changed = append(changed, "key of "+pc.Name)
+		if old := prev.provider(pc.Name); old != nil {
+			for _, c := range credentials.Changed(old.creds, next.providers[pc.Name].creds) {
+				changed = append(changed, c+" of "+pc.Name)
+			}
 		}
 	}
 	return changed

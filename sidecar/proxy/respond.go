@@ -66,8 +66,9 @@ func (ex *exchange) fail(ctx context.Context) {
 		status, errType, code = http.StatusBadRequest, "invalid_request_error", "unsupported_by_providers"
 	case ctx.Err() != nil:
 		status, code = http.StatusGatewayTimeout, "llmroute_timeout"
-	case ex.last.provider == nil || ex.last.kind == resilience.FailBreakerOpen:
-		// Nothing was called, or the last provider's breaker refused.
+	case ex.last.provider == nil || ex.last.kind == resilience.FailBreakerOpen ||
+		ex.last.kind == resilience.FailNoCredential || ex.last.kind == resilience.FailKeysCooling:
+		// Nothing was called: the last provider's breaker refused, or it had no credential.
 	case ex.last.kind == resilience.FailTimeout:
 		status, code = http.StatusGatewayTimeout, "upstream_timeout"
 	case ex.last.status >= 400:

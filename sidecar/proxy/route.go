@@ -1,10 +1,8 @@
 package proxy
 
 import (
-	"errors"
 	"fmt"
 	"math"
-	"os"
 	"path"
 	"reflect"
 	"strings"
@@ -14,6 +12,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/osmen-ai/llmroute/sidecar/config"
+	"github.com/osmen-ai/llmroute/sidecar/credentials"
 	"github.com/osmen-ai/llmroute/sidecar/resilience"
 	"github.com/osmen-ai/llmroute/sidecar/translate"
 )
@@ -24,6 +23,7 @@ import (
 // the route they started with.
 type route struct {
 	cfg       *config.Config
+	creds     *credentials.Set
 	providers map[string]*provider
 	rules     []rule
 	retryOn   *resilience.RetryOn
@@ -49,10 +49,13 @@ type provider struct {
 	urls map[translate.Format]string
 	// base is the base URL without a trailing slash, for pass-through calls.
 	base string
-	// authHeader and auth are the credential: "Authorization: Bearer <key>"
-	// for the OpenAI family, "x-api-key: <key>" for Anthropic; auth is empty
-	// when the provider has no key.
-	authHeader, auth string
+	// creds gives the credential of each call: a key in the family's header
+	// (Authorization: Bearer for the OpenAI family, x-api-key for
+	// Anthropic), or a bearer token.
+	creds credentials.Source
+	// keyed: the provider has several keys, and the access log says which
+	// one each try used.
+	keyed bool
 	// versionHeader, when set, is sent with its value on translated requests
 	// and on native ones that lack it (anthropic-version).
 	versionHeader, version string
@@ -107,23 +110,29 @@ func (p *provider) spendTokens(now time.Time, n int) {
 	p.tpm.ReserveN(now, min(n, p.tpm.Burst()))
 }
 
-// compile builds a route from a validated config, reading the API keys.
-// Breakers of providers whose settings did not change are carried over from
-// prev, so a reload does not forget that a provider is down.
+// compile builds a route from a validated config, reading the credential
+// files. Breakers of providers whose settings did not change are carried
+// over from prev, so a reload does not forget that a provider is down, and
+// so is the state of credentials that did not change (a token still valid,
+// a key cooling down). Nothing of prev changes: the new route's credentials
+// start working when it is activated.
 func (px *Proxy) compile(cfg *config.Config, prev *route) (*route, error) {
+	var prevCreds *credentials.Set
+	if prev != nil {
+		prevCreds = prev.creds
+	}
+	creds, err := credentials.Build(cfg, prevCreds, &px.credEnv)
+	if err != nil {
+		return nil, err
+	}
 	rt := &route{
 		cfg:       cfg,
+		creds:     creds,
 		providers: make(map[string]*provider, len(cfg.Providers)),
 		retryOn:   resilience.NewRetryOn(cfg.Retry.RetryOn),
 	}
-	var errs []error
 	for _, pc := range cfg.Providers {
-		key, err := readKey(pc)
-		if err != nil {
-			errs = append(errs, err)
-			continue
-		}
-		p := newProvider(pc, key)
+		p := newProvider(pc, creds.Get(pc.Name))
 		if old := prev.provider(pc.Name); old != nil && sameBreakerSettings(old, pc, prev.cfg, cfg) {
 			p.breaker, p.stats = old.breaker, old.stats
 		} else {
@@ -137,9 +146,6 @@ func (px *Proxy) compile(cfg *config.Config, prev *route) (*route, error) {
 			p.tpm = perMinute(pc.TokensPerMinute)
 		}
 		rt.providers[pc.Name] = p
-	}
-	if len(errs) > 0 {
-		return nil, errors.Join(errs...)
 	}
 	for i, rc := range cfg.Rules {
 		r := rule{name: fmt.Sprint(i), patterns: rc.Models}
@@ -160,26 +166,20 @@ func (px *Proxy) compile(cfg *config.Config, prev *route) (*route, error) {
 
 // newProvider prepares what the request path needs of a provider: which
 // format it is called in for each client format, the URL of each, and its
-// credential header.
-func newProvider(pc config.Provider, key string) *provider {
+// credentials.
+func newProvider(pc config.Provider, creds credentials.Source) *provider {
 	p := &provider{
-		cfg:        pc,
-		family:     translate.OpenAIFamily,
-		backends:   map[translate.Format]translate.Format{},
-		urls:       map[translate.Format]string{},
-		base:       strings.TrimSuffix(pc.BaseURL, "/"),
-		authHeader: "Authorization",
+		cfg:      pc,
+		family:   translate.OpenAIFamily,
+		backends: map[translate.Format]translate.Format{},
+		urls:     map[translate.Format]string{},
+		base:     strings.TrimSuffix(pc.BaseURL, "/"),
+		creds:    creds,
+		keyed:    len(pc.APIKeys) > 0,
 	}
 	if pc.Type == config.Anthropic {
-		p.family, p.authHeader = translate.AnthropicFamily, "X-Api-Key"
+		p.family = translate.AnthropicFamily
 		p.versionHeader, p.version = "Anthropic-Version", pc.AnthropicVersion
-	}
-	switch {
-	case key == "":
-	case p.family == translate.AnthropicFamily:
-		p.auth = key
-	default:
-		p.auth = "Bearer " + key
 	}
 	for _, client := range clientFormats {
 		for _, backend := range append([]translate.Format{client}, clientFormats...) {
@@ -239,32 +239,6 @@ func perMinute(n int) *rate.Limiter {
 		return nil
 	}
 	return rate.NewLimiter(rate.Limit(float64(n)/60), n)
-}
-
-// readKey returns a provider's API key, trimmed of the whitespace that
-// editors and `kubectl create secret --from-file` leave around it.
-func readKey(p config.Provider) (string, error) {
-	switch {
-	case len(p.APIKeys) > 0 || p.TokenFile != "" || p.OAuth2ClientCredentials != nil || p.GoogleExternalAccount != nil:
-		return "", fmt.Errorf("provider %q: this sidecar reads apiKeyFile and apiKeyEnv only; its other credential sources are not implemented yet", p.Name)
-	case p.APIKeyFile != "":
-		b, err := os.ReadFile(p.APIKeyFile)
-		if err != nil {
-			return "", fmt.Errorf("read API key of provider %q: %w", p.Name, err)
-		}
-		key := strings.TrimSpace(string(b))
-		if key == "" {
-			return "", fmt.Errorf("API key file of provider %q (%s) is empty", p.Name, p.APIKeyFile)
-		}
-		return key, nil
-	case p.APIKeyEnv != "":
-		key := strings.TrimSpace(os.Getenv(p.APIKeyEnv))
-		if key == "" {
-			return "", fmt.Errorf("API key of provider %q: environment variable %s is unset or empty", p.Name, p.APIKeyEnv)
-		}
-		return key, nil
-	}
-	return "", nil
 }
 
 // rateLimitWait is how long a client must wait for the request limiter to

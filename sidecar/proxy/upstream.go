@@ -6,6 +6,8 @@ import (
 	"io"
 	"net/http"
 	"strings"
+
+	"github.com/osmen-ai/llmroute/sidecar/credentials"
 )
 
 // upstreamRequest builds a routed call's request to a provider. The app's
@@ -13,7 +15,7 @@ import (
 // the provider's are set; the rest of what the app sent passes through,
 // minus what describes the client's connection and, on a translated call,
 // the other family's headers.
-func (ex *exchange) upstreamRequest(ctx context.Context, up *upstreamCall) (*http.Request, error) {
+func (ex *exchange) upstreamRequest(ctx context.Context, up *upstreamCall, cred *credentials.Credential) (*http.Request, error) {
 	url := up.url
 	if q := ex.r.URL.RawQuery; q != "" {
 		url += "?" + q
@@ -28,22 +30,28 @@ func (ex *exchange) upstreamRequest(ctx context.Context, up *upstreamCall) (*htt
 	copyRequestHeaders(req.Header, ex.r.Header, !up.native)
 	req.Header.Set("Content-Type", "application/json")
 	up.p.setHeaders(req.Header, ex.id, !up.native)
+	setCredential(req.Header, cred)
 	return req, nil
 }
 
 // setHeaders sets what every request to the provider carries: the request
-// id, its credential, its version header (on a translated request, or when
-// the app sent none), and its configured static headers.
+// id, its version header (on a translated request, or when the app sent
+// none), and its configured static headers. The credential is each
+// attempt's (setCredential).
 func (p *provider) setHeaders(h http.Header, id string, translated bool) {
 	h.Set("X-Request-Id", id)
-	if p.auth != "" {
-		h.Set(p.authHeader, p.auth)
-	}
 	if p.versionHeader != "" && (translated || h.Get(p.versionHeader) == "") {
 		h.Set(p.versionHeader, p.version)
 	}
 	for k, v := range p.cfg.Headers {
 		h.Set(k, v)
+	}
+}
+
+// setCredential sets an attempt's credential header, if it has one.
+func setCredential(h http.Header, c *credentials.Credential) {
+	if c.Header != "" {
+		h.Set(c.Header, c.Value)
 	}
 }
 

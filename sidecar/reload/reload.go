@@ -1,5 +1,6 @@
-// Package reload watches the sidecar's config file and API key files and
-// applies a valid change without dropping requests. Kubernetes updates a
+// Package reload watches the sidecar's config file and credential files
+// (keys, tokens, client secrets and assertions) and applies a valid change
+// without dropping requests. Kubernetes updates a
 // mounted ConfigMap or Secret by swapping a "..data" symlink in the mount's
 // directory, so the directories are watched, not the files.
 //
@@ -146,7 +147,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 			cfg, retry := w.reload()
 			if cfg != nil {
 				candidate = cfg
-				watchDirs(cfg) // the new config may name new key files, arrived or not
+				watchDirs(cfg) // the new config may name new credential files, arrived or not
 			}
 			if retry {
 				retryWait = min(2*retryWait, maxWait)
@@ -157,7 +158,7 @@ func (w *Watcher) Run(ctx context.Context) error {
 }
 
 // relevant reports whether a changed path can affect the config: the config
-// file, a key file, or the "..data" symlink through which Kubernetes swaps a
+// file, a credential file, or the "..data" symlink through which Kubernetes swaps a
 // mounted volume's files. Other files in the same directories (a config in
 // /etc next to unrelated files, say) are ignored.
 func (w *Watcher) relevant(name string, cfgs ...*config.Config) bool {
@@ -169,7 +170,7 @@ func (w *Watcher) relevant(name string, cfgs ...*config.Config) bool {
 			continue
 		}
 		for _, p := range cfg.Providers {
-			if p.APIKeyFile != "" && name == p.APIKeyFile {
+			if slices.Contains(p.CredentialFiles(), name) {
 				return true
 			}
 		}
@@ -177,12 +178,12 @@ func (w *Watcher) relevant(name string, cfgs ...*config.Config) bool {
 	return false
 }
 
-// dirs are the directories holding the config file and cfg's key files.
+// dirs are the directories holding the config file and cfg's credential files.
 func (w *Watcher) dirs(cfg *config.Config) []string {
 	dirs := []string{filepath.Dir(w.File)}
 	for _, p := range cfg.Providers {
-		if p.APIKeyFile != "" {
-			dirs = append(dirs, filepath.Dir(p.APIKeyFile))
+		for _, f := range p.CredentialFiles() {
+			dirs = append(dirs, filepath.Dir(f))
 		}
 	}
 	slices.Sort(dirs)

@@ -14,8 +14,8 @@ import (
 	"github.com/osmen-ai/llmroute/sidecar/config"
 )
 
-// fakeTarget loads the file as the proxy would — a config whose key files
-// cannot be read is not applied — and records what happened.
+// fakeTarget loads the file as the proxy would — a config whose credential
+// files cannot be read is not applied — and records what happened.
 type fakeTarget struct {
 	mu  sync.Mutex
 	cfg *config.Config
@@ -27,11 +27,10 @@ func (f *fakeTarget) ReloadFile(file string) (*config.Config, []string, error) {
 		return nil, nil, err
 	}
 	for _, p := range cfg.Providers {
-		if p.APIKeyFile == "" {
-			continue
-		}
-		if _, err := os.ReadFile(p.APIKeyFile); err != nil {
-			return cfg, nil, err
+		for _, f := range p.CredentialFiles() {
+			if _, err := os.ReadFile(f); err != nil {
+				return cfg, nil, err
+			}
 		}
 	}
 	f.mu.Lock()
@@ -129,12 +128,17 @@ func TestWatcherAppliesValidChangesAndRefusesBadOnes(t *testing.T) {
 // Files that share the config's directory but are not the config must not
 // cause reloads: a config in a busy directory would reload constantly.
 func TestRelevantFiles(t *testing.T) {
-	cfg := &config.Config{Providers: []config.Provider{{Name: "a", APIKeyFile: "/keys/a"}}}
+	cfg := &config.Config{Providers: []config.Provider{{Name: "a", APIKeyFile: "/keys/a"},
+		{Name: "p", APIKeys: []config.APIKey{{File: "/keys/p-0"}, {Env: "K"}}},
+		{Name: "t", TokenFile: "/var/run/token"},
+		{Name: "o", OAuth2ClientCredentials: &config.OAuth2ClientCredentials{ClientSecretFile: "/keys/o"}},
+		{Name: "g", GoogleExternalAccount: &config.GoogleExternalAccount{SubjectTokenFile: "/var/run/gcp/token"}}}}
 	next := &config.Config{Providers: []config.Provider{{Name: "b", APIKeyFile: "/keys/b"}}}
 	w := &Watcher{File: "/etc/llmroute/config.json"}
 	for name, want := range map[string]bool{
 		"/etc/llmroute/config.json": true, "/etc/llmroute/..data": true, "/keys/..data": true,
-		"/keys/a": true, "/keys/b": true, "/etc/llmroute/app.log": false, "/keys/c": false, "/etc/llmroute/config.json.swp": false,
+		"/keys/a": true, "/keys/b": true, "/keys/p-0": true, "/var/run/token": true, "/keys/o": true, "/var/run/gcp/token": true,
+		"/etc/llmroute/app.log": false, "/keys/c": false, "/etc/llmroute/config.json.swp": false, "/var/run/other": false,
 	} {
 		if got := w.relevant(name, cfg, next); got != want {
 			t.Errorf("relevant(%s) = %v, want %v", name, got, want)
@@ -193,5 +197,25 @@ func TestConfigFirstKeyLater(t *testing.T) {
 		case <-deadline:
 			t.Fatal("the config was never applied after its key arrived")
 		}
+	}
+}
+
+// A token file that another agent keeps fresh (a projected ServiceAccount
+// token, in its own volume) is watched like a key: its change reloads, so
+// the next call sends the new token.
+func TestWatcherSeesTokenFiles(t *testing.T) {
+	configDir, tokenDir := t.TempDir(), t.TempDir()
+	swap(t, tokenDir, "token", "jwt-1", 1)
+	swap(t, configDir, "config.json", `{"providers":[{"name":"a","type":"OpenAI","tokenFile":"`+filepath.Join(tokenDir, "token")+`"}],"rules":[{"backends":["a"]}]}`, 1)
+	target := &fakeTarget{}
+	file := filepath.Join(configDir, "config.json")
+	if _, _, err := target.ReloadFile(file); err != nil {
+		t.Fatal(err)
+	}
+	results := make(chan error, 10)
+	startWatcher(t, &Watcher{File: file, Target: target, Log: logr.Discard(), Debounce: 10 * time.Millisecond, OnResult: func(err error) { results <- err }})
+	swap(t, tokenDir, "token", "jwt-2", 2)
+	if err := nextResult(t, results, "the token file changed"); err != nil {
+		t.Fatal(err)
 	}
 }

@@ -29,6 +29,12 @@ const (
 	FailRequest
 	// FailBreakerOpen: the provider's breaker refused the call; nothing was sent.
 	FailBreakerOpen
+	// FailNoCredential: the provider had no credential to send (no token
+	// could be obtained, every key is set aside); nothing was sent.
+	FailNoCredential
+	// FailKeysCooling: every key of the provider is cooling down after a
+	// 429; nothing was sent.
+	FailKeysCooling
 )
 
 func (f Failure) String() string {
@@ -49,6 +55,10 @@ func (f Failure) String() string {
 		return "request-refused"
 	case FailBreakerOpen:
 		return "breaker-open"
+	case FailNoCredential:
+		return "no-credential"
+	case FailKeysCooling:
+		return "keys-cooling"
 	}
 	return "status"
 }

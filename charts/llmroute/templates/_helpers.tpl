@@ -130,8 +130,18 @@ The operator's rules, the same as config/rbac/role.yaml's (generated from the
   - patch
   - update
   - watch
+# The pods that carry llm.osmen.ai/route, to ask their sidecars which
+# credentials they can use (the route's CredentialsHealthy condition). The
+# cache keeps their name, phase, IP and the sidecar's state only.
+- apiGroups:
+  - ""
+  resources:
+  - pods
+  verbs:
+  - list
+  - watch
 # The LLMRoute webhook asks whether a route's author may read the Secrets
-# it references.
+# it references, create ServiceAccount tokens, or exec into pods.
 - apiGroups:
   - authorization.k8s.io
   resources:

@@ -72,6 +72,11 @@
 // server runs, so a test can rotate keys. Anthropic's Messages routes also
 // require the anthropic-version header, and max_tokens.
 //
+// Options.Tokens, when set, replaces the keys: the server then accepts only
+// the bearer tokens that [TokenServer] issued, while they live, and answers
+// an expired, revoked or unknown one with the provider's 401 (OpenAI's
+// invalid_token, Anthropic's authentication_error).
+//
 // Responses carry x-request-id (OpenAI) or request-id (Anthropic), and
 // x-mock-name with Options.Name, so a test can tell which upstream answered.
 //
@@ -202,4 +207,34 @@
 //	GET  /mock/keys     {"count":N}, how many keys are accepted (never the keys)
 //
 // The control routes are never faulted, authenticated, echoed or counted.
+//
+// # Token endpoints
+//
+// A [TokenServer] is a fake identity platform, for providers that take
+// short-lived tokens instead of keys. It issues opaque tokens that expire
+// after TokenOptions.Lifetime (expires_in in whole seconds, rounded up):
+//
+//	POST /oauth2/token       the client credentials grant (RFC 6749 §4.4): grant_type=client_credentials,
+//	                         the client's secret in a Basic header or the form, or client_assertion and
+//	                         client_assertion_type (RFC 7523 §2.2); scope, audience and any other field
+//	                         are recorded in TokenStats.LastForm
+//	POST /sts/v1/token       the token exchange (RFC 8693) as Google's STS answers it: subject_token,
+//	                         subject_token_type, audience, scope, requested_token_type
+//	POST /iamcredentials/v1/projects/-/serviceAccounts/ACCOUNT:generateAccessToken
+//	                         Google's service account impersonation, for the bearer of a token it
+//	                         issued: {"accessToken","expireTime"}
+//
+// Refusals are RFC 6749 §5.2 errors ({"error","error_description"}: 401
+// invalid_client, 400 unsupported_grant_type, invalid_grant, invalid_target),
+// and Google's error object on the impersonation route. [TokenServer.SetDown]
+// scripts an outage (503 temporarily_unavailable on every token route;
+// tokens issued stay valid), [TokenServer.Revoke] invalidates every token
+// issued, and SetLifetime, SetClientSecret and SetClientAssertion change what
+// comes next. Its control API does the same from another process:
+//
+//	GET  /mock/token         {"down","lifetime"}
+//	POST /mock/token         {"down":true}, {"lifetime":"2s"}, {"revoke":true}
+//	GET  /mock/token/stats   the TokenStats
+//
+// The mockllm command serves both on one listener with --issue-tokens.
 package mock

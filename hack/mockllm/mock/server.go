@@ -33,6 +33,12 @@ type Options struct {
 	// replace the whole set at run time, as a key rotation does.
 	APIKeys []string
 
+	// Tokens, when set, makes the server accept only the bearer tokens that
+	// token server issued, while they live (Authorization: Bearer, on
+	// either family's routes), instead of API keys: an expired, revoked or
+	// unknown token gets the provider's 401.
+	Tokens *TokenServer
+
 	// Faults is the initial server-wide fault script; see [Server.SetFaults].
 	Faults Faults
 
@@ -493,8 +499,14 @@ func (x *exchange) notFound() {
 // authorized checks the request's credential against the accepted API keys
 // and answers 401 when it matches none.
 func (x *exchange) authorized() bool {
+	if x.internal {
+		return true
+	}
+	if ts := x.s.opts.Tokens; ts != nil {
+		return x.tokenAuthorized(ts)
+	}
 	keys := *x.s.keys.Load()
-	if len(keys) == 0 || x.internal {
+	if len(keys) == 0 {
 		return true
 	}
 	if x.anthropic {
@@ -530,6 +542,26 @@ func (x *exchange) authorized() bool {
 	case ok:
 		e.message = "Incorrect API key provided: " + redact(got) + ". You can find your API key at https://platform.openai.com/account/api-keys."
 	}
+	x.fail(e)
+	return false
+}
+
+// tokenAuthorized checks the request's bearer token with the token server
+// that issued it, and answers the provider's 401 when it is not good.
+func (x *exchange) tokenAuthorized(ts *TokenServer) bool {
+	bearer, ok := strings.CutPrefix(x.r.Header.Get("Authorization"), "Bearer ")
+	if ok && ts.Valid(bearer) {
+		return true
+	}
+	msg := "Access token is missing, invalid, expired or revoked."
+	if x.anthropic {
+		e := anthropicError(http.StatusUnauthorized)
+		e.message = "invalid bearer token: " + msg
+		x.fail(e)
+		return false
+	}
+	e := openaiError(http.StatusUnauthorized, "")
+	e.code, e.message = "invalid_token", msg
 	x.fail(e)
 	return false
 }
