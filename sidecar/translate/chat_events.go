@@ -83,8 +83,9 @@ func isChatErrorEvent(data []byte) bool {
 	return false
 }
 
-// chatChoices walks a chunk's choices, stopping at choice 0 only: the
-// translators ask for one choice (one without an index counts as 0).
+// chatChoices walks a chunk's choices and yields choice 0 alone: the
+// translators ask for one choice, and a choice without an index is that
+// one. The others are read only to find malformed ones.
 //
 //	ch := readChatChoices(chunk.choices)
 //	for ch.next() { ... ch.delta ... ch.finishReason ... }
