@@ -1,7 +1,6 @@
 package translate
 
 import (
-	"fmt"
 	"time"
 
 	"github.com/osmen-ai/llmroute/sidecar/sse"
@@ -20,10 +19,6 @@ import (
 //	ping, thinking blocks  → nothing
 //
 // Comment-only events (keep-alives) pass through as they are.
-
-// maxBlocks bounds the content block index a stream may use, so a corrupt
-// index cannot make the translator allocate without end.
-const maxBlocks = 4096
 
 type chatToMessagesBlock struct {
 	kind blockKind
@@ -44,7 +39,7 @@ type chatToMessagesStream struct {
 	now          func() time.Time
 	clientModel  string
 	includeUsage bool
-	usage        Usage
+	counts       anthropicStreamUsage
 
 	// head is the start of every chunk: {"id":…,"object":…,"created":…,"model":…
 	head       []byte
@@ -53,15 +48,13 @@ type chatToMessagesStream struct {
 	finish     string
 	finishSent bool
 	done       bool // [DONE] or an error event was written
-
-	anthropicStreamUsage
 }
 
 func (t *chatToMessages) Stream() Stream {
 	return &chatToMessagesStream{now: t.now, clientModel: t.clientModel, includeUsage: t.includeUsage}
 }
 
-func (t *chatToMessagesStream) Usage() Usage { return t.usage }
+func (t *chatToMessagesStream) Usage() Usage { return t.counts.usage() }
 
 func (t *chatToMessagesStream) Fail(dst []byte, errType, message string) []byte {
 	t.done = true
@@ -73,23 +66,15 @@ func (t *chatToMessagesStream) Event(dst []byte, ev sse.Event) ([]byte, EventKin
 		return dst, Done, nil
 	}
 	if !ev.HasData() {
-		if ev.Name == "" {
-			return append(dst, ev.Raw...), Preamble, nil // a keep-alive comment
-		}
-		return dst, Preamble, nil
+		return keepAlive(dst, ev), Preamble, nil
 	}
-	name := ev.Name
-	if name == "" {
-		name = anthropicEventType(ev.Data)
-	}
+	name := anthropicEventName(ev)
 	var err error
 	switch name {
 	case "message_start":
 		dst, err = t.messageStart(dst, ev.Data)
-		return dst, Preamble, err
 	case "content_block_start":
 		dst, err = t.blockStart(dst, ev.Data)
-		return dst, Preamble, err
 	case "content_block_delta":
 		dst, err = t.blockDelta(dst, ev.Data)
 	case "content_block_stop":
@@ -97,72 +82,18 @@ func (t *chatToMessagesStream) Event(dst []byte, ev sse.Event) ([]byte, EventKin
 	case "message_delta":
 		dst, err = t.messageDelta(dst, ev.Data)
 	case "message_stop":
-		return t.finishStream(dst), Done, nil
+		dst = t.finishStream(dst)
 	case "error":
 		t.done = true
-		return appendOpenAIStreamError(dst, ev.Data), Failed, nil
-	case "ping":
-		return dst, Preamble, nil
+		dst = appendOpenAIStreamError(dst, ev.Data)
 	}
-	return dst, Content, err // and event types added later
-}
-
-// anthropicEventType reads the "type" member, for events sent without an
-// event: line. Known types come back as constants, without allocating.
-func anthropicEventType(data []byte) string {
-	it := objectMembers(data)
-	for it.next() {
-		if string(it.key) != "type" {
-			continue
-		}
-		switch string(it.val) {
-		case `"message_start"`:
-			return "message_start"
-		case `"content_block_start"`:
-			return "content_block_start"
-		case `"content_block_delta"`:
-			return "content_block_delta"
-		case `"content_block_stop"`:
-			return "content_block_stop"
-		case `"message_delta"`:
-			return "message_delta"
-		case `"message_stop"`:
-			return "message_stop"
-		case `"error"`:
-			return "error"
-		}
-		return ""
-	}
-	return ""
+	return dst, anthropicEventKind(name), err
 }
 
 func (t *chatToMessagesStream) messageStart(dst, data []byte) ([]byte, error) {
-	var id, model, usage []byte
-	it := objectMembers(data)
-	for it.next() {
-		if string(it.key) != "message" {
-			continue
-		}
-		m := objectMembers(it.val)
-		for m.next() {
-			switch string(m.key) {
-			case "id":
-				id = m.val
-			case "model":
-				model = m.val
-			case "usage":
-				usage = m.val
-			}
-		}
-		if m.err {
-			return dst, fmt.Errorf("%w: malformed message_start", ErrInvalidResponse)
-		}
-	}
-	if it.err {
-		return dst, fmt.Errorf("%w: malformed message_start", ErrInvalidResponse)
-	}
-	if usage != nil {
-		t.readUsage(usage)
+	id, model, err := readMessageStart(data, &t.counts)
+	if err != nil {
+		return dst, err
 	}
 	if t.head != nil {
 		return dst, nil // a repeated message_start
@@ -230,59 +161,27 @@ func (t *chatToMessagesStream) ensureStarted(dst []byte) []byte {
 }
 
 // blockAt returns the state of content block i, growing the table.
-func (t *chatToMessagesStream) blockAt(raw []byte) (*chatToMessagesBlock, error) {
-	i, ok := parseInt(raw)
-	if !ok || i >= maxBlocks {
-		return nil, fmt.Errorf("%w: content block index %s", ErrInvalidResponse, raw)
-	}
-	for int(i) >= len(t.blocks) {
+func (t *chatToMessagesStream) blockAt(i int) *chatToMessagesBlock {
+	for i >= len(t.blocks) {
 		t.blocks = append(t.blocks, chatToMessagesBlock{})
 	}
-	return &t.blocks[i], nil
+	return &t.blocks[i]
 }
 
 func (t *chatToMessagesStream) blockStart(dst, data []byte) ([]byte, error) {
-	var index, block []byte
-	it := objectMembers(data)
-	for it.next() {
-		switch string(it.key) {
-		case "index":
-			index = it.val
-		case "content_block":
-			block = it.val
-		}
-	}
-	b, err := t.blockAt(index)
-	if err != nil {
+	var e blockStartEvent
+	if err := readBlockStart(data, &e); err != nil {
 		return dst, err
 	}
-	var typ, text, id, name, input []byte
-	m := objectMembers(block)
-	for m.next() {
-		switch string(m.key) {
-		case "type":
-			typ = m.val
-		case "text":
-			text = m.val
-		case "id":
-			id = m.val
-		case "name":
-			name = m.val
-		case "input":
-			input = m.val
-		}
-	}
-	if it.err || m.err {
-		return dst, fmt.Errorf("%w: malformed content_block_start", ErrInvalidResponse)
-	}
+	b := t.blockAt(e.index)
 	dst = t.ensureStarted(dst)
-	switch string(typ) {
+	switch string(e.typ) {
 	case `"text"`:
 		b.kind = blockText
-		if isString(text) && len(text) > 2 {
+		if isString(e.text) && len(e.text) > 2 {
 			dst = t.chunk(dst)
 			dst = append(dst, `{"content":`...)
-			dst = append(dst, text...)
+			dst = append(dst, e.text...)
 			dst = append(dst, '}')
 			dst = t.chunkEnd(dst, "")
 		}
@@ -293,14 +192,14 @@ func (t *chatToMessagesStream) blockStart(dst, data []byte) ([]byte, error) {
 		dst = append(dst, `{"tool_calls":[{"index":`...)
 		dst = appendInt(dst, int64(b.tool))
 		dst = append(dst, `,"id":`...)
-		dst = appendToken(dst, id)
+		dst = appendToken(dst, e.id)
 		dst = append(dst, `,"type":"function","function":{"name":`...)
-		dst = appendToken(dst, name)
+		dst = appendToken(dst, e.name)
 		dst = append(dst, `,"arguments":`...)
-		if hasMembers(input) {
+		if hasMembers(e.input) {
 			// Input given whole at the start (not the case for client
 			// tools, whose input streams as input_json_delta).
-			dst = AppendString(dst, string(input))
+			dst = AppendString(dst, string(e.input))
 			b.args = true
 		} else {
 			dst = append(dst, `""`...)
@@ -328,55 +227,31 @@ func hasMembers(raw []byte) bool {
 }
 
 func (t *chatToMessagesStream) blockDelta(dst, data []byte) ([]byte, error) {
-	var index, delta []byte
-	it := objectMembers(data)
-	for it.next() {
-		switch string(it.key) {
-		case "index":
-			index = it.val
-		case "delta":
-			delta = it.val
-		}
-	}
-	var typ, text, partial []byte
-	m := objectMembers(delta)
-	for m.next() {
-		switch string(m.key) {
-		case "type":
-			typ = m.val
-		case "text":
-			text = m.val
-		case "partial_json":
-			partial = m.val
-		}
-	}
-	if it.err || m.err {
-		return dst, fmt.Errorf("%w: malformed content_block_delta", ErrInvalidResponse)
-	}
-	b, err := t.blockAt(index)
-	if err != nil {
+	var e blockDeltaEvent
+	if err := readBlockDelta(data, &e); err != nil {
 		return dst, err
 	}
-	switch string(typ) {
+	b := t.blockAt(e.index)
+	switch string(e.typ) {
 	case `"text_delta"`:
 		if b.kind == blockOther {
 			b.kind = blockText // a delta without its start: still text
 		}
-		if b.kind != blockText || !isString(text) || len(text) == 2 {
+		if b.kind != blockText || !isString(e.text) || len(e.text) == 2 {
 			return dst, nil
 		}
 		dst = t.ensureStarted(dst)
 		dst = t.chunk(dst)
 		dst = append(dst, `{"content":`...)
-		dst = append(dst, text...)
+		dst = append(dst, e.text...)
 		dst = append(dst, '}')
 		return t.chunkEnd(dst, ""), nil
 	case `"input_json_delta"`:
-		if b.kind != blockTool || !isString(partial) || len(partial) == 2 {
+		if b.kind != blockTool || !isString(e.partialJSON) || len(e.partialJSON) == 2 {
 			return dst, nil
 		}
 		b.args = true
-		return t.toolArgs(dst, b.tool, partial), nil
+		return t.toolArgs(dst, b.tool, e.partialJSON), nil
 	}
 	return dst, nil // thinking, signature and citations deltas
 }
@@ -394,18 +269,11 @@ func (t *chatToMessagesStream) toolArgs(dst []byte, tool int, piece []byte) []by
 }
 
 func (t *chatToMessagesStream) blockStop(dst, data []byte) ([]byte, error) {
-	var index []byte
-	it := objectMembers(data)
-	for it.next() {
-		if string(it.key) == "index" {
-			index = it.val
-		}
-	}
-	b, err := t.blockAt(index)
+	i, err := readBlockStop(data)
 	if err != nil {
 		return dst, err
 	}
-	if b.kind == blockTool && !b.args {
+	if b := t.blockAt(i); b.kind == blockTool && !b.args {
 		// A tool without parameters: OpenAI sends "{}", and clients parse
 		// the arguments as JSON, which "" is not.
 		b.args = true
@@ -415,23 +283,9 @@ func (t *chatToMessagesStream) blockStop(dst, data []byte) ([]byte, error) {
 }
 
 func (t *chatToMessagesStream) messageDelta(dst, data []byte) ([]byte, error) {
-	var reason []byte
-	it := objectMembers(data)
-	for it.next() {
-		switch string(it.key) {
-		case "delta":
-			d := objectMembers(it.val)
-			for d.next() {
-				if string(d.key) == "stop_reason" {
-					reason = d.val
-				}
-			}
-		case "usage":
-			t.readUsage(it.val)
-		}
-	}
-	if it.err {
-		return dst, fmt.Errorf("%w: malformed message_delta", ErrInvalidResponse)
+	reason, err := readMessageDelta(data, &t.counts)
+	if err != nil {
+		return dst, err
 	}
 	if !isString(reason) || t.finishSent {
 		return dst, nil
@@ -451,12 +305,6 @@ func (t *chatToMessagesStream) finishChunk(dst []byte) []byte {
 	return t.chunkEnd(dst, t.finish)
 }
 
-// readUsage records the counts of a usage object.
-func (t *chatToMessagesStream) readUsage(raw []byte) {
-	t.read(raw)
-	t.usage = t.anthropicStreamUsage.usage()
-}
-
 // finishStream writes the finish chunk if none was sent, the usage chunk when
 // the client asked for it, and [DONE].
 func (t *chatToMessagesStream) finishStream(dst []byte) []byte {
@@ -464,23 +312,24 @@ func (t *chatToMessagesStream) finishStream(dst []byte) []byte {
 		dst = t.finishChunk(dst)
 	}
 	if t.includeUsage {
-		prompt := t.promptTokens()
+		c := &t.counts
+		prompt := c.promptTokens()
 		dst = append(dst, "data: "...)
 		dst = append(dst, t.head...)
 		dst = append(dst, `,"choices":[],"usage":{"prompt_tokens":`...)
 		dst = appendInt(dst, prompt)
 		dst = append(dst, `,"completion_tokens":`...)
-		dst = appendInt(dst, t.outputTokens)
+		dst = appendInt(dst, c.outputTokens)
 		dst = append(dst, `,"total_tokens":`...)
-		dst = appendInt(dst, prompt+t.outputTokens)
+		dst = appendInt(dst, prompt+c.outputTokens)
 		dst = append(dst, `,"prompt_tokens_details":{"cached_tokens":`...)
-		dst = appendInt(dst, t.cacheRead)
-		if t.cacheWrite > 0 {
+		dst = appendInt(dst, c.cacheRead)
+		if c.cacheWrite > 0 {
 			dst = append(dst, `,"cache_write_tokens":`...)
-			dst = appendInt(dst, t.cacheWrite)
+			dst = appendInt(dst, c.cacheWrite)
 		}
 		dst = append(dst, `},"completion_tokens_details":{"reasoning_tokens":`...)
-		dst = appendInt(dst, t.thinkingTokens)
+		dst = appendInt(dst, c.thinkingTokens)
 		dst = append(dst, "}}}\n\n"...)
 	}
 	t.done = true

@@ -21,6 +21,10 @@ import (
 // (rate_limit_exceeded, insufficient_quota, invalid_api_key,
 // context_length_exceeded, model_not_found).
 
+// streamFailed is the message of a backend's stream error event that has
+// none.
+const streamFailed = "the backend stream failed"
+
 // maxErrorText caps the message taken from a body that is not JSON (an HTML
 // page from a gateway, say).
 const maxErrorText = 1024
@@ -254,73 +258,20 @@ func appendStreamError(dst []byte, f Format, seq int64, errType, message string)
 	return append(dst, "\n\n"...)
 }
 
-// isChatErrorEvent reports whether a chat completions chunk is an error: a
-// JSON object with a non-null top-level "error", the test the SDKs apply.
-// It reads only the top level of the data.
-func isChatErrorEvent(data []byte) bool {
-	if !bytes.Contains(data, []byte(`"error"`)) {
-		return false
-	}
-	it := objectMembers(data)
-	for it.next() {
-		if string(it.key) == "error" {
-			return !isNullToken(it.val)
-		}
-	}
-	return false
-}
-
 // appendOpenAIStreamError writes an OpenAI error event for the data of an
-// Anthropic error event, {"type":"error","error":{"type":…,"message":…}}.
+// Anthropic error event.
 func appendOpenAIStreamError(dst, data []byte) []byte {
-	var typ, msg []byte
-	it := objectMembers(data)
-	for it.next() {
-		if string(it.key) != "error" {
-			continue
-		}
-		e := objectMembers(it.val)
-		for e.next() {
-			switch string(e.key) {
-			case "type":
-				typ = e.val
-			case "message":
-				msg = e.val
-			}
-		}
-	}
-	message := stringValue(msg)
-	if message == "" {
-		message = "the backend stream failed"
-	}
-	oaType, code := openAIError(stringValue(typ), message)
+	typ, message := readAnthropicStreamError(data)
+	oaType, code := openAIError(typ, message)
 	dst = append(dst, "data: "...)
 	dst = appendOpenAIError(dst, oaType, code, message)
 	return append(dst, "\n\n"...)
 }
 
 // appendAnthropicStreamErrorFromOpenAI writes an Anthropic error event for
-// the "error" value of an OpenAI chunk: an object, or a bare string.
+// the "error" value of an OpenAI chunk.
 func appendAnthropicStreamErrorFromOpenAI(dst, errVal []byte) []byte {
-	var message, typ, code string
-	if isString(errVal) {
-		message = stringValue(errVal)
-	} else {
-		it := objectMembers(errVal)
-		for it.next() {
-			switch string(it.key) {
-			case "message":
-				message = stringValue(it.val)
-			case "type":
-				typ = stringValue(it.val)
-			case "code":
-				code = stringValue(it.val)
-			}
-		}
-	}
-	if message == "" {
-		message = "the backend stream failed"
-	}
+	typ, code, message := readChatStreamError(errVal)
 	dst = append(dst, "event: error\ndata: "...)
 	dst = appendAnthropicError(dst, anthropicError(0, typ, code), message)
 	return append(dst, "\n\n"...)

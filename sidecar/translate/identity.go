@@ -66,17 +66,14 @@ func (s *identityStream) Event(dst []byte, ev sse.Event) ([]byte, EventKind, err
 	return dst, s.chatEvent(ev), nil
 }
 
-var (
-	usageKey = []byte(`"usage"`)
-	doneData = []byte("[DONE]")
-)
+var usageKey = []byte(`"usage"`)
 
 // chatEvent reads a chat completions (or legacy completions) chunk: [DONE]
 // ends the stream, a chunk with a top-level error is an error event, and the
 // usage arrives in a last chunk when the client asked for include_usage.
 func (s *identityStream) chatEvent(ev sse.Event) EventKind {
 	data := ev.Data
-	if bytes.Equal(bytes.TrimSpace(data), doneData) {
+	if isChatDone(data) {
 		return Done
 	}
 	if isChatErrorEvent(data) {
@@ -90,14 +87,10 @@ func (s *identityStream) chatEvent(ev sse.Event) EventKind {
 	return Content
 }
 
-// messagesEvent reads an Anthropic event: message_start and the start of a
-// block are preamble, message_stop ends the stream. Input tokens arrive in
+// messagesEvent reads an Anthropic event. Input tokens arrive in
 // message_start, output tokens (cumulative) in message_delta.
 func (s *identityStream) messagesEvent(ev sse.Event) EventKind {
-	name := ev.Name
-	if name == "" {
-		name = anthropicEventType(ev.Data)
-	}
+	name := anthropicEventName(ev)
 	switch name {
 	case "message_start":
 		if bytes.Contains(ev.Data, usageKey) {
@@ -106,9 +99,6 @@ func (s *identityStream) messagesEvent(ev sse.Event) EventKind {
 				s.usage.OutputTokens = max(s.usage.OutputTokens, u.OutputTokens)
 			}
 		}
-		return Preamble
-	case "ping", "content_block_start":
-		return Preamble
 	case "message_delta":
 		if u, ok := readUsage(Messages, Member(ev.Data, "usage")); ok {
 			s.usage.OutputTokens = u.OutputTokens
@@ -116,12 +106,8 @@ func (s *identityStream) messagesEvent(ev sse.Event) EventKind {
 				s.usage.InputTokens = u.InputTokens
 			}
 		}
-	case "message_stop":
-		return Done
-	case "error":
-		return Failed
 	}
-	return Content
+	return anthropicEventKind(name)
 }
 
 // responsesEvent reads a Responses event: the response's creation is

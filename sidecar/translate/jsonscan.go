@@ -292,6 +292,19 @@ func parseInt(raw []byte) (int64, bool) {
 	return n, true
 }
 
+// maxIndex bounds the content block and tool call indexes a stream may use,
+// so a corrupt index cannot make a translator allocate without end.
+const maxIndex = 4096
+
+// parseIndex reads a content block or tool call index below maxIndex.
+func parseIndex(raw []byte) (int, bool) {
+	n, ok := parseInt(raw)
+	if !ok || n >= maxIndex {
+		return 0, false
+	}
+	return int(n), true
+}
+
 // stringValue decodes a string token into a Go string. For the rare values
 // (error messages, type names) that must be compared or re-escaped; text on
 // the hot path is copied as a token instead.

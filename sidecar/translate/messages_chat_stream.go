@@ -1,8 +1,6 @@
 package translate
 
 import (
-	"bytes"
-	"fmt"
 	"time"
 
 	"github.com/osmen-ai/llmroute/sidecar/sse"
@@ -34,7 +32,7 @@ type messagesToChatTool struct {
 type messagesToChatStream struct {
 	now         func() time.Time
 	clientModel string
-	usage       Usage
+	counts      chatStreamUsage
 
 	started bool
 	done    bool
@@ -43,15 +41,13 @@ type messagesToChatStream struct {
 	tools   []messagesToChatTool
 	finish  string
 	refusal bool
-
-	chatStreamUsage
 }
 
 func (t *messagesToChat) Stream() Stream {
 	return &messagesToChatStream{now: t.now, clientModel: t.clientModel}
 }
 
-func (t *messagesToChatStream) Usage() Usage { return t.usage }
+func (t *messagesToChatStream) Usage() Usage { return t.counts.usage() }
 
 func (t *messagesToChatStream) Fail(dst []byte, errType, message string) []byte {
 	t.done = true
@@ -63,86 +59,40 @@ func (t *messagesToChatStream) Event(dst []byte, ev sse.Event) ([]byte, EventKin
 		return dst, Done, nil
 	}
 	if !ev.HasData() {
-		if ev.Name == "" {
-			return append(dst, ev.Raw...), Preamble, nil // a keep-alive comment
-		}
-		return dst, Preamble, nil
+		return keepAlive(dst, ev), Preamble, nil
 	}
-	data := bytes.TrimSpace(ev.Data)
-	if bytes.Equal(data, doneData) {
+	var c chatChunk
+	err := readChatChunk(ev.Data, &c)
+	switch {
+	case err != nil:
+		return dst, Content, err
+	case c.done:
 		return t.finishStream(dst), Done, nil
+	case c.isError():
+		t.done = true
+		return appendAnthropicStreamErrorFromOpenAI(dst, c.errVal), Failed, nil
 	}
-	dst, err := t.chunk(dst, data)
-	if t.done { // the chunk was an error
-		return dst, Failed, err
-	}
+	dst, err = t.chunk(dst, &c)
 	return dst, Content, err
 }
 
-// chunk translates one chat completions chunk.
-func (t *messagesToChatStream) chunk(dst, data []byte) ([]byte, error) {
-	var id, choices, usage, errObj []byte
-	it := objectMembers(data)
-	for it.next() {
-		switch string(it.key) {
-		case "id":
-			id = it.val
-		case "choices":
-			choices = it.val
-		case "usage":
-			usage = it.val
-		case "error":
-			errObj = it.val
-		}
-	}
-	if it.err {
-		return dst, fmt.Errorf("%w: malformed chunk", ErrInvalidResponse)
-	}
-	if !isNullToken(errObj) {
-		t.done = true
-		return appendAnthropicStreamErrorFromOpenAI(dst, errObj), nil
-	}
+// chunk translates one chat completions chunk that is not an error.
+func (t *messagesToChatStream) chunk(dst []byte, c *chatChunk) ([]byte, error) {
 	if !t.started {
-		dst = t.start(dst, id)
+		dst = t.start(dst, c.id)
 	}
-	if !isNullToken(usage) {
-		t.readUsage(usage)
-	}
-	if isNullToken(choices) {
-		return dst, nil
-	}
-	ch := arrayElements(choices)
+	t.counts.read(c.usage)
+	ch := readChatChoices(c.choices)
 	for ch.next() {
-		var index, delta, finish []byte
-		m := objectMembers(ch.val)
-		for m.next() {
-			switch string(m.key) {
-			case "index":
-				index = m.val
-			case "delta":
-				delta = m.val
-			case "finish_reason":
-				finish = m.val
-			}
-		}
-		if m.err {
-			return dst, fmt.Errorf("%w: malformed choice", ErrInvalidResponse)
-		}
-		if i, ok := parseInt(index); index != nil && (!ok || i != 0) {
-			continue // only one choice was asked for
-		}
 		var err error
-		if dst, err = t.delta(dst, delta); err != nil {
+		if dst, err = t.delta(dst, ch.delta); err != nil {
 			return dst, err
 		}
-		if isString(finish) {
-			t.finish = string(finish[1 : len(finish)-1])
+		if f := ch.finishReason; isString(f) {
+			t.finish = string(f[1 : len(f)-1])
 		}
 	}
-	if ch.err {
-		return dst, fmt.Errorf("%w: malformed choices", ErrInvalidResponse)
-	}
-	return dst, nil
+	return dst, ch.err
 }
 
 // event opens an Anthropic event up to its data's opening brace.
@@ -170,46 +120,23 @@ func (t *messagesToChatStream) start(dst, id []byte) []byte {
 	return dst
 }
 
-func (t *messagesToChatStream) delta(dst, delta []byte) ([]byte, error) {
-	if isNullToken(delta) {
-		return dst, nil
+func (t *messagesToChatStream) delta(dst, raw []byte) ([]byte, error) {
+	var d chatDelta
+	if err := readChatDelta(raw, &d); err != nil {
+		return dst, err
 	}
-	var content, refusal, calls []byte
-	m := objectMembers(delta)
-	for m.next() {
-		switch string(m.key) {
-		case "content":
-			content = m.val
-		case "refusal":
-			refusal = m.val
-		case "tool_calls":
-			calls = m.val
-		}
+	if isString(d.content) && len(d.content) > 2 {
+		dst = t.text(dst, d.content)
 	}
-	if m.err {
-		return dst, fmt.Errorf("%w: malformed delta", ErrInvalidResponse)
-	}
-	if isString(content) && len(content) > 2 {
-		dst = t.text(dst, content)
-	}
-	if isString(refusal) && len(refusal) > 2 {
+	if isString(d.refusal) && len(d.refusal) > 2 {
 		t.refusal = true
-		dst = t.text(dst, refusal)
+		dst = t.text(dst, d.refusal)
 	}
-	if isNullToken(calls) {
-		return dst, nil
-	}
-	tc := arrayElements(calls)
+	tc := readChatToolCalls(d.toolCalls)
 	for tc.next() {
-		var err error
-		if dst, err = t.toolCall(dst, tc.val); err != nil {
-			return dst, err
-		}
+		dst = t.toolCall(dst, tc.chatToolCall)
 	}
-	if tc.err {
-		return dst, fmt.Errorf("%w: malformed tool_calls", ErrInvalidResponse)
-	}
-	return dst, nil
+	return dst, tc.err
 }
 
 // text writes a text_delta, opening a text block first if none is open.
@@ -252,40 +179,11 @@ func (t *messagesToChatStream) closeOpen(dst []byte) []byte {
 }
 
 // toolCall handles one element of delta.tool_calls.
-func (t *messagesToChatStream) toolCall(dst, raw []byte) ([]byte, error) {
-	var index, id, fn []byte
-	m := objectMembers(raw)
-	for m.next() {
-		switch string(m.key) {
-		case "index":
-			index = m.val
-		case "id":
-			id = m.val
-		case "function":
-			fn = m.val
-		}
-	}
-	var name, args []byte
-	f := objectMembers(fn)
-	for f.next() {
-		switch string(f.key) {
-		case "name":
-			name = f.val
-		case "arguments":
-			args = f.val
-		}
-	}
-	if m.err || (fn != nil && !isNullToken(fn) && f.err) {
-		return dst, fmt.Errorf("%w: malformed tool call", ErrInvalidResponse)
-	}
-	k, ok := parseInt(index)
-	if !ok || k >= maxBlocks {
-		return dst, fmt.Errorf("%w: tool call index %s", ErrInvalidResponse, index)
-	}
-	for int(k) >= len(t.tools) {
+func (t *messagesToChatStream) toolCall(dst []byte, tc chatToolCall) []byte {
+	for tc.index >= len(t.tools) {
 		t.tools = append(t.tools, messagesToChatTool{})
 	}
-	tool := &t.tools[k]
+	tool := &t.tools[tc.index]
 	if !tool.started {
 		dst = t.closeOpen(dst)
 		tool.started = true
@@ -296,20 +194,21 @@ func (t *messagesToChatStream) toolCall(dst, raw []byte) ([]byte, error) {
 		dst = append(dst, `{"type":"content_block_start","index":`...)
 		dst = appendInt(dst, int64(tool.block))
 		dst = append(dst, `,"content_block":{"type":"tool_use","id":`...)
-		dst = appendToolID(dst, id, int(k))
+		dst = appendToolID(dst, tc.id, tc.index)
 		dst = append(dst, `,"name":`...)
-		dst = appendToken(dst, name)
+		dst = appendToken(dst, tc.name)
 		dst = append(dst, `,"input":{}}}`+"\n\n"...)
 	}
+	args := tc.arguments
 	if !isString(args) || len(args) == 2 {
-		return dst, nil
+		return dst
 	}
 	dst = event(dst, "content_block_delta")
 	dst = append(dst, `{"type":"content_block_delta","index":`...)
 	dst = appendInt(dst, int64(tool.block))
 	dst = append(dst, `,"delta":{"type":"input_json_delta","partial_json":`...)
 	dst = append(dst, args...)
-	return append(dst, "}}\n\n"...), nil
+	return append(dst, "}}\n\n"...)
 }
 
 // appendToolID writes a tool call id that Anthropic clients can send back to
@@ -329,11 +228,6 @@ func appendToolID(dst, tok []byte, k int) []byte {
 	return append(dst, tok...)
 }
 
-func (t *messagesToChatStream) readUsage(raw []byte) {
-	t.read(raw)
-	t.usage = t.chatStreamUsage.usage()
-}
-
 // finishStream closes the open block and writes message_delta and
 // message_stop.
 func (t *messagesToChatStream) finishStream(dst []byte) []byte {
@@ -349,8 +243,9 @@ func (t *messagesToChatStream) finishStream(dst []byte) []byte {
 	dst = append(dst, `{"type":"message_delta","delta":{"stop_reason":"`...)
 	dst = append(dst, reason...)
 	dst = append(dst, `","stop_sequence":null},"usage":{`...)
-	if t.haveUsage {
-		u := anthropicUsage(oaUsage{PromptTokens: t.prompt, PromptTokensDetails: &oaPromptDetails{CachedTokens: t.cached, CacheWriteTokens: t.cacheWritten}})
+	c := &t.counts
+	if c.haveUsage {
+		u := anthropicUsage(oaUsage{PromptTokens: c.prompt, PromptTokensDetails: &oaPromptDetails{CachedTokens: c.cached, CacheWriteTokens: c.cacheWritten}})
 		dst = append(dst, `"input_tokens":`...)
 		dst = appendInt(dst, u.InputTokens)
 		dst = append(dst, `,"cache_creation_input_tokens":`...)
@@ -360,7 +255,7 @@ func (t *messagesToChatStream) finishStream(dst []byte) []byte {
 		dst = append(dst, ',')
 	}
 	dst = append(dst, `"output_tokens":`...)
-	dst = appendInt(dst, t.completion)
+	dst = appendInt(dst, c.completion)
 	dst = append(dst, "}}\n\n"...)
 	dst = event(dst, "message_stop")
 	dst = append(dst, `{"type":"message_stop"}`+"\n\n"...)

@@ -1,7 +1,6 @@
 package translate
 
 import (
-	"bytes"
 	"fmt"
 
 	"github.com/osmen-ai/llmroute/sidecar/sse"
@@ -51,197 +50,81 @@ func (t *responsesChatStream) Event(dst []byte, ev sse.Event) ([]byte, EventKind
 		return dst, Done, nil
 	}
 	if !ev.HasData() {
-		if ev.Name == "" {
-			return append(dst, ev.Raw...), Preamble, nil // a keep-alive comment
-		}
-		return dst, Preamble, nil
+		return keepAlive(dst, ev), Preamble, nil
 	}
-	data := bytes.TrimSpace(ev.Data)
-	if bytes.Equal(data, doneData) {
+	var c chatChunk
+	err := readChatChunk(ev.Data, &c)
+	switch {
+	case err != nil:
+		return dst, Content, err
+	case c.done:
 		t.done = true
 		return t.finishStream(dst), Done, nil
+	case c.isError():
+		t.done = true
+		return t.chatError(dst, c.errVal), Failed, nil
 	}
-	dst, err := t.chunk(dst, data)
-	if t.done { // the chunk was an error
-		return dst, Failed, err
-	}
+	dst, err = t.chunk(dst, &c)
 	return dst, Content, err
 }
 
-// chunk translates one chat completions chunk.
-func (t *responsesChatStream) chunk(dst, data []byte) ([]byte, error) {
-	var id, model, choices, usage, errVal []byte
-	it := objectMembers(data)
-	for it.next() {
-		switch string(it.key) {
-		case "id":
-			id = it.val
-		case "model":
-			model = it.val
-		case "choices":
-			choices = it.val
-		case "usage":
-			usage = it.val
-		case "error":
-			errVal = it.val
-		}
-	}
-	if it.err {
-		return dst, fmt.Errorf("%w: malformed chunk", ErrInvalidResponse)
-	}
-	if !isNullToken(errVal) {
-		t.done = true
-		return t.chatError(dst, errVal), nil
-	}
-	dst = t.start(dst, id, model)
-	if !isNullToken(usage) {
-		t.counts.read(usage)
-	}
-	if isNullToken(choices) {
-		return dst, nil
-	}
-	ch := arrayElements(choices)
+// chunk translates one chat completions chunk that is not an error.
+func (t *responsesChatStream) chunk(dst []byte, c *chatChunk) ([]byte, error) {
+	dst = t.start(dst, c.id, c.model)
+	t.counts.read(c.usage)
+	ch := readChatChoices(c.choices)
 	for ch.next() {
-		var index, delta, finish []byte
-		m := objectMembers(ch.val)
-		for m.next() {
-			switch string(m.key) {
-			case "index":
-				index = m.val
-			case "delta":
-				delta = m.val
-			case "finish_reason":
-				finish = m.val
-			}
-		}
-		if m.err {
-			return dst, fmt.Errorf("%w: malformed choice", ErrInvalidResponse)
-		}
-		if i, ok := parseInt(index); index != nil && (!ok || i != 0) {
-			continue // only one choice was asked for
-		}
 		var err error
-		if dst, err = t.delta(dst, delta); err != nil {
+		if dst, err = t.delta(dst, ch.delta); err != nil {
 			return dst, err
 		}
-		if isString(finish) && t.reason == "" {
-			t.reason = stringValue(finish)
+		if isString(ch.finishReason) && t.reason == "" {
+			t.reason = stringValue(ch.finishReason)
 			status, _ := responsesStatus(t.reason)
 			dst = t.closeOpen(dst, itemStatus(status))
 		}
 	}
-	if ch.err {
-		return dst, fmt.Errorf("%w: malformed choices", ErrInvalidResponse)
-	}
-	return dst, nil
+	return dst, ch.err
 }
 
-func (t *responsesChatStream) delta(dst, delta []byte) ([]byte, error) {
-	if isNullToken(delta) {
-		return dst, nil
+func (t *responsesChatStream) delta(dst, raw []byte) ([]byte, error) {
+	var d chatDelta
+	err := readChatDelta(raw, &d)
+	if err != nil {
+		return dst, err
 	}
-	var content, refusal, calls []byte
-	m := objectMembers(delta)
-	for m.next() {
-		switch string(m.key) {
-		case "content":
-			content = m.val
-		case "refusal":
-			refusal = m.val
-		case "tool_calls":
-			calls = m.val
-		}
-	}
-	if m.err {
-		return dst, fmt.Errorf("%w: malformed delta", ErrInvalidResponse)
-	}
-	dst = t.text(dst, content)
-	dst = t.refusal(dst, refusal)
-	if isNullToken(calls) {
-		return dst, nil
-	}
-	tc := arrayElements(calls)
+	dst = t.text(dst, d.content)
+	dst = t.refusal(dst, d.refusal)
+	tc := readChatToolCalls(d.toolCalls)
 	for tc.next() {
-		var err error
-		if dst, err = t.toolCallPiece(dst, tc.val); err != nil {
+		if dst, err = t.toolCallPiece(dst, tc.chatToolCall); err != nil {
 			return dst, err
 		}
 	}
-	if tc.err {
-		return dst, fmt.Errorf("%w: malformed tool_calls", ErrInvalidResponse)
-	}
-	return dst, nil
+	return dst, tc.err
 }
 
 // toolCallPiece handles one element of delta.tool_calls: the first piece of
 // a call opens its function_call item, later ones carry its arguments.
-func (t *responsesChatStream) toolCallPiece(dst, raw []byte) ([]byte, error) {
-	var index, id, fn []byte
-	m := objectMembers(raw)
-	for m.next() {
-		switch string(m.key) {
-		case "index":
-			index = m.val
-		case "id":
-			id = m.val
-		case "function":
-			fn = m.val
-		}
-	}
-	var name, args []byte
-	f := objectMembers(fn)
-	for f.next() {
-		switch string(f.key) {
-		case "name":
-			name = f.val
-		case "arguments":
-			args = f.val
-		}
-	}
-	if m.err || (fn != nil && !isNullToken(fn) && f.err) {
-		return dst, fmt.Errorf("%w: malformed tool call", ErrInvalidResponse)
-	}
-	k, ok := parseInt(index)
-	if !ok || k >= maxBlocks {
-		return dst, fmt.Errorf("%w: tool call index %s", ErrInvalidResponse, index)
-	}
-	for int(k) >= len(t.tools) {
+func (t *responsesChatStream) toolCallPiece(dst []byte, tc chatToolCall) ([]byte, error) {
+	for tc.index >= len(t.tools) {
 		t.tools = append(t.tools, -1)
 	}
-	switch item := t.tools[k]; {
+	switch item := t.tools[tc.index]; {
 	case item < 0:
-		dst = t.toolCall(dst, id, name)
-		t.tools[k] = t.open
+		dst = t.toolCall(dst, tc.id, tc.name)
+		t.tools[tc.index] = t.open
 	case item != t.open:
 		// Output items are written one after another; backends stream
 		// tool calls so too.
-		return dst, fmt.Errorf("%w: arguments for tool call %d after a later output item began", ErrInvalidResponse, k)
+		return dst, fmt.Errorf("%w: arguments for tool call %d after a later output item began", ErrInvalidResponse, tc.index)
 	}
-	return t.toolArgs(dst, args), nil
+	return t.toolArgs(dst, tc.arguments), nil
 }
 
-// chatError writes an error event for the "error" value of a chunk: an
-// object, or a bare string.
+// chatError writes an error event for the "error" value of a chunk.
 func (t *responsesChatStream) chatError(dst, errVal []byte) []byte {
-	var message, typ, code string
-	if isString(errVal) {
-		message = stringValue(errVal)
-	} else {
-		it := objectMembers(errVal)
-		for it.next() {
-			switch string(it.key) {
-			case "message":
-				message = stringValue(it.val)
-			case "type":
-				typ = stringValue(it.val)
-			case "code":
-				code = stringValue(it.val)
-			}
-		}
-	}
-	if message == "" {
-		message = "the backend stream failed"
-	}
+	typ, code, message := readChatStreamError(errVal)
 	if code == "" {
 		code = typ
 	}

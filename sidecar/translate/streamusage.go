@@ -61,8 +61,12 @@ type chatStreamUsage struct {
 	prompt, completion, cached, cacheWritten, reasoning int64
 }
 
-// read records the counts of a usage object.
+// read records the counts of a usage object. A null one, which every chunk
+// but the last carries with include_usage, reports nothing.
 func (u *chatStreamUsage) read(raw []byte) {
+	if isNullToken(raw) {
+		return
+	}
 	it := objectMembers(raw)
 	for it.next() {
 		switch string(it.key) {

@@ -34,7 +34,9 @@
 // Stream events, which arrive one per token, are read with a small scanner
 // and written by hand: string values (text, tool arguments, ids) are copied
 // as JSON tokens from the backend's event into the client's, so translating a
-// chunk neither decodes nor re-encodes its text and does not allocate.
+// chunk neither decodes nor re-encodes its text and does not allocate. Each
+// backend format's events are read by one set of readers, which every
+// translator from that format uses; what a translator writes is its own.
 package translate
 
 import (
@@ -102,6 +104,17 @@ type Stream interface {
 	Fail(dst []byte, errType, message string) []byte
 	// Usage reports the tokens the events have reported so far.
 	Usage() Usage
+}
+
+// keepAlive is what a translated stream writes for a backend event without
+// data: a comment-only event (a keep-alive) passes through as it is, so the
+// client sees the connection is alive; a named event without data has
+// nothing to translate.
+func keepAlive(dst []byte, ev sse.Event) []byte {
+	if ev.Name == "" {
+		return append(dst, ev.Raw...)
+	}
+	return dst
 }
 
 // EventKind is what a backend stream event means for the attempt.
