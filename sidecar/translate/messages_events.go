@@ -65,6 +65,8 @@ func anthropicEventType(data []byte) string {
 			return "message_stop"
 		case `"error"`:
 			return "error"
+		case `"ping"`:
+			return "ping"
 		}
 		return ""
 	}

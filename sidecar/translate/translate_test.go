@@ -280,6 +280,7 @@ func TestIdentityEventKinds(t *testing.T) {
 		{Messages, `data: {"type":"error","error":{"type":"api_error","message":"x"}}`, Failed},
 		{Messages, "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"delta\":{\"type\":\"text_delta\",\"text\":\"error\"}}", Content},
 		{Messages, "event: ping\ndata: {\"type\":\"ping\"}", Preamble},
+		{Messages, `data: {"type": "ping"}`, Preamble}, // unnamed: a keep-alive must not commit the attempt
 		{Messages, "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{}}", Preamble},
 		{Messages, `data: {"type":"message_stop"}`, Done},
 		{Responses, "event: response.created\ndata: {\"type\":\"response.created\",\"sequence_number\":0}", Preamble},
