@@ -50,6 +50,8 @@ import (
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/labels"
 	"sigs.k8s.io/yaml"
+
+	"github.com/osmen-ai/llmroute/controllers"
 )
 
 const (
@@ -1522,5 +1524,75 @@ func checkServiceAccount(t *testing.T, r *rendered, d appsv1.Deployment) {
 	r.one("ServiceAccount", &sa)
 	if sa.Name != d.Spec.Template.Spec.ServiceAccountName {
 		t.Errorf("ServiceAccount %q, but the manager runs as %q", sa.Name, d.Spec.Template.Spec.ServiceAccountName)
+	}
+}
+
+// The sidecars' metrics reach Prometheus and Grafana only when asked: a
+// PodMonitor on the admin port the webhook declares, over the pods it
+// injects, and the dashboard in a ConfigMap Grafana's sidecar picks up.
+func TestSidecarMonitoring(t *testing.T) {
+	if r := render(t); len(r.all("PodMonitor"))+len(r.all("ConfigMap")) != 0 {
+		t.Error("a PodMonitor or dashboard ConfigMap rendered by default")
+	}
+
+	type podMonitor struct {
+		Spec struct {
+			PodMetricsEndpoints []struct {
+				Port, Path, Interval string
+			} `json:"podMetricsEndpoints"`
+			NamespaceSelector struct {
+				Any        bool     `json:"any"`
+				MatchNames []string `json:"matchNames"`
+			} `json:"namespaceSelector"`
+			Selector metav1.LabelSelector `json:"selector"`
+		} `json:"spec"`
+	}
+	r := render(t, "--set", "sidecarMetrics.podMonitor.enabled=true", "--set", "sidecarMetrics.podMonitor.interval=15s",
+		"--set", "sidecarMetrics.podMonitor.labels.release=prom",
+		"--set", "sidecarMetrics.grafanaDashboard.enabled=true", "--set", "sidecarMetrics.grafanaDashboard.namespace=monitoring")
+	var pm podMonitor
+	r.one("PodMonitor", &pm)
+	if eps := pm.Spec.PodMetricsEndpoints; len(eps) != 1 || eps[0].Port != controllers.AdminPortName || eps[0].Path != "/metrics" || eps[0].Interval != "15s" {
+		t.Errorf("podMetricsEndpoints = %+v, want port %s, /metrics every 15s", eps, controllers.AdminPortName)
+	}
+	if !pm.Spec.NamespaceSelector.Any {
+		t.Errorf("namespaceSelector = %+v, want any: every namespace can have labelled pods", pm.Spec.NamespaceSelector)
+	}
+	sel, err := metav1.LabelSelectorAsSelector(&pm.Spec.Selector)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for pod, want := range map[string]bool{"labelled": true, "unlabelled": false} {
+		l := labels.Set{"app": "x"}
+		if want {
+			l[controllers.RouteLabel] = "my-route"
+		}
+		if sel.Matches(l) != want {
+			t.Errorf("selector %s matches a %s pod: %v, want %v", sel, pod, !want, want)
+		}
+	}
+	if o := r.all("PodMonitor")[0]; o.Metadata.Labels["release"] != "prom" {
+		t.Errorf("PodMonitor labels = %v, want the extra label release=prom", o.Metadata.Labels)
+	}
+
+	var cm corev1.ConfigMap
+	r.namedIn("ConfigMap", "monitoring", release+"-dashboard", &cm) // fullname is the release name when it holds the chart name
+	if cm.Labels["grafana_dashboard"] != "1" {
+		t.Errorf("dashboard labels = %v, want grafana_dashboard: \"1\"", cm.Labels)
+	}
+	want, err := os.ReadFile(filepath.Join(chartDir(t), "dashboards", "llmroute.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := cm.Data["llmroute.json"]; strings.TrimSpace(got) != strings.TrimSpace(string(want)) {
+		t.Errorf("dashboard ConfigMap holds %d bytes, want dashboards/llmroute.json (%d bytes) as it is", len(got), len(want))
+	}
+
+	// With watchNamespaces only those are scraped, as only those are injected.
+	r = render(t, "--set", "sidecarMetrics.podMonitor.enabled=true", "--set", "watchNamespaces={team-a,team-b}")
+	pm = podMonitor{}
+	r.one("PodMonitor", &pm)
+	if ns := pm.Spec.NamespaceSelector; ns.Any || !slices.Equal(ns.MatchNames, []string{"team-a", "team-b"}) {
+		t.Errorf("namespaceSelector = %+v, want matchNames [team-a team-b]", ns)
 	}
 }
