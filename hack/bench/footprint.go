@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/osmen-ai/llmroute/hack/process"
 )
 
 const mib = 1 << 20
@@ -95,7 +97,7 @@ func footprintSection(ctx context.Context, h *Harness, o *Options, ov *OverheadR
 		{Name: "sidecar", URL: sc2.URL, Proc: sc2.Proc},
 		{Name: "revproxy", URL: "http://" + rp2.Addr, Proc: rp2},
 	} {
-		var scrape func() (Metrics, error)
+		var scrape func() (process.Metrics, error)
 		if t.Name == "sidecar" {
 			scrape = sc2.Metrics // the baseline has no /metrics
 		}
@@ -160,13 +162,13 @@ type holdResult struct {
 	open         int
 	before, peak float64 // MiB
 	openTime     time.Duration
-	metrics      Metrics // the sidecar's, with every stream open
+	metrics      process.Metrics // the sidecar's, with every stream open
 }
 
 // holdStreams opens n streams through t at once, waits until each has its
 // first content event, samples RSS for a second (and scrape, when set), then
 // hangs up on them all.
-func holdStreams(ctx context.Context, t *Target, n int, scrape func() (Metrics, error)) (holdResult, error) {
+func holdStreams(ctx context.Context, t *Target, n int, scrape func() (process.Metrics, error)) (holdResult, error) {
 	var r holdResult
 	before, err := RSS(t.Proc.Pid(), false)
 	if err != nil {

@@ -113,20 +113,6 @@ ok  	github.com/osmen-ai/llmroute/sidecar/sse	1.2s
 	}
 }
 
-func TestParseMetrics(t *testing.T) {
-	m, err := parseMetrics(strings.NewReader(`# HELP go_goroutines Number of goroutines.
-go_goroutines 17
-llmroute_config_reloads_total{result="success"} 20
-llmroute_config_reloads_total{result="failure"} 1
-`))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if m.Sum("go_goroutines") != 17 || m.Sum("llmroute_config_reloads_total", `result="success"`) != 20 || m.Sum("llmroute_config_reloads_total") != 21 {
-		t.Errorf("parsed %v", m)
-	}
-}
-
 func TestGuardNoise(t *testing.T) {
 	s := &Section{ID: "1"}
 	for _, tc := range []struct {

@@ -1,16 +1,12 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/osmen-ai/llmroute/hack/process"
@@ -87,7 +83,7 @@ func writeConfig(file string, cfg *config.Config) error {
 
 // Metrics scrapes the sidecar's /metrics into series → value, where a
 // series is written as Prometheus prints it: name{label="v",...}.
-func (s *Sidecar) Metrics() (Metrics, error) {
+func (s *Sidecar) Metrics() (process.Metrics, error) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	req, _ := http.NewRequestWithContext(ctx, http.MethodGet, s.AdminURL+"/metrics", nil)
@@ -96,54 +92,7 @@ func (s *Sidecar) Metrics() (Metrics, error) {
 		return nil, err
 	}
 	defer resp.Body.Close()
-	return parseMetrics(resp.Body)
-}
-
-// Metrics are scraped Prometheus series.
-type Metrics map[string]float64
-
-// Sum adds up the series of metric name whose labels contain every one of
-// labels (each written as key="value").
-func (m Metrics) Sum(name string, labels ...string) float64 {
-	total := 0.0
-	for series, v := range m {
-		n, rest, _ := strings.Cut(series, "{")
-		if n != name {
-			continue
-		}
-		ok := true
-		for _, l := range labels {
-			if !strings.Contains(rest, l) {
-				ok = false
-			}
-		}
-		if ok {
-			total += v
-		}
-	}
-	return total
-}
-
-func parseMetrics(r io.Reader) (Metrics, error) {
-	m := Metrics{}
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			continue
-		}
-		m[line[:i]] = v
-	}
-	return m, sc.Err()
+	return process.ParseMetrics(resp.Body)
 }
 
 // ProviderState is one provider in /debug/providers.

@@ -718,23 +718,23 @@ func (s *suite) sidecarMetrics(t *testing.T) {
 	}
 	slices.Sort(samples)
 	t.Logf("the sidecar's llmroute_* samples:\n%s", indent(strings.Join(samples, "\n")))
-	requests := sum(m, "llmroute_requests_total")
+	requests := m.Sum("llmroute_requests_total")
 	t.Logf("sidecar metrics: %v requests (the suite made %d calls), by provider openai %v claude %v; fallbacks openai->claude %v; reloads ok %v",
-		requests, s.calls, sum(m, "llmroute_requests_total", `provider="openai"`), sum(m, "llmroute_requests_total", `provider="claude"`),
-		sum(m, "llmroute_fallbacks_total", `from="openai"`, `to="claude"`), sum(m, "llmroute_config_reloads_total", `result="success"`))
+		requests, s.calls, m.Sum("llmroute_requests_total", `provider="openai"`), m.Sum("llmroute_requests_total", `provider="claude"`),
+		m.Sum("llmroute_fallbacks_total", `from="openai"`, `to="claude"`), m.Sum("llmroute_config_reloads_total", `result="success"`))
 	if requests < float64(s.calls) {
 		t.Errorf("llmroute_requests_total is %v, but the app made %d calls through the sidecar", requests, s.calls)
 	}
-	if v := sum(m, "llmroute_fallbacks_total", `from="openai"`, `to="claude"`); v < 1 {
+	if v := m.Sum("llmroute_fallbacks_total", `from="openai"`, `to="claude"`); v < 1 {
 		t.Errorf("llmroute_fallbacks_total{from=openai,to=claude} is %v, want the outage's fallbacks", v)
 	}
-	if v := sum(m, "llmroute_upstream_attempts_total", `provider="openai"`, `outcome="server_error"`); v < 3 {
+	if v := m.Sum("llmroute_upstream_attempts_total", `provider="openai"`, `outcome="server_error"`); v < 3 {
 		t.Errorf("llmroute_upstream_attempts_total{provider=openai,outcome=server_error} is %v, want the outage's 503s", v)
 	}
-	if v := sum(m, "llmroute_config_reloads_total", `result="success"`); v < float64(s.reloads) {
+	if v := m.Sum("llmroute_config_reloads_total", `result="success"`); v < float64(s.reloads) {
 		t.Errorf("llmroute_config_reloads_total{result=success} is %v, want at least the %d reloads the route edits and the key rotation caused", v, s.reloads)
 	}
-	if v := sum(m, "gen_ai_client_operation_duration_seconds_count"); v < float64(s.calls) {
+	if v := m.Sum("gen_ai_client_operation_duration_seconds_count"); v < float64(s.calls) {
 		t.Errorf("gen_ai_client_operation_duration_seconds_count is %v, want at least %d", v, s.calls)
 	}
 	// What the sidecar's log says, as kubectl logs shows it.

@@ -3,7 +3,6 @@
 package e2e
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -15,7 +14,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	goruntime "runtime"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -30,6 +28,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	llmv1alpha1 "github.com/osmen-ai/llmroute/api/v1alpha1"
+	"github.com/osmen-ai/llmroute/hack/process"
 	"github.com/osmen-ai/llmroute/test/e2e/appapi"
 )
 
@@ -369,7 +368,7 @@ type mockStats struct {
 
 // metrics scrapes a Prometheus text endpoint into sample -> value, the
 // sample written as in the exposition ("name{label=\"v\",...}").
-func metrics(u string) (map[string]float64, error) {
+func metrics(u string) (process.Metrics, error) {
 	resp, err := httpClient.Get(u)
 	if err != nil {
 		return nil, err
@@ -378,48 +377,7 @@ func metrics(u string) (map[string]float64, error) {
 	if resp.StatusCode != http.StatusOK {
 		return nil, fmt.Errorf("GET %s: %s", u, resp.Status)
 	}
-	m := map[string]float64{}
-	sc := bufio.NewScanner(resp.Body)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		i := strings.LastIndexByte(line, ' ')
-		if i < 0 {
-			continue
-		}
-		v, err := strconv.ParseFloat(line[i+1:], 64)
-		if err != nil {
-			continue
-		}
-		m[line[:i]] = v
-	}
-	return m, sc.Err()
-}
-
-// sum adds the samples of metric whose labels include every one of labels
-// (each written as name="value").
-func sum(m map[string]float64, metric string, labels ...string) float64 {
-	var total float64
-	for sample, v := range m {
-		name, rest, _ := strings.Cut(sample, "{")
-		if name != metric {
-			continue
-		}
-		ok := true
-		for _, l := range labels {
-			if !strings.Contains(rest, l) {
-				ok = false
-				break
-			}
-		}
-		if ok {
-			total += v
-		}
-	}
-	return total
+	return process.ParseMetrics(resp.Body)
 }
 
 // pod gets a pod.
