@@ -268,7 +268,7 @@ func (t *responsesToChat) Response(body []byte) ([]byte, Usage, error) {
 		finish = *ch.FinishReason
 	}
 	status, reason := responsesStatus(finish)
-	a.closeOpen(scratch[:0], itemStatus(status))
+	a.closeOpen(scratch[:0], status)
 	var u Usage
 	if c.Usage != nil {
 		var cached, written, reasoning int64

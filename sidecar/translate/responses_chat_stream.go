@@ -81,7 +81,7 @@ func (t *responsesChatStream) chunk(dst []byte, c *chatChunk) ([]byte, error) {
 		if isString(ch.finishReason) && t.reason == "" {
 			t.reason = stringValue(ch.finishReason)
 			status, _ := responsesStatus(t.reason)
-			dst = t.closeOpen(dst, itemStatus(status))
+			dst = t.closeOpen(dst, status)
 		}
 	}
 	return dst, ch.err

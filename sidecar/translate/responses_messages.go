@@ -249,7 +249,7 @@ func (t *responsesToMessages) Response(body []byte) ([]byte, Usage, error) {
 		reason = *msg.StopReason
 	}
 	status, incomplete := responsesStatus(finishReason(reason))
-	a.closeOpen(scratch[:0], itemStatus(status))
+	a.closeOpen(scratch[:0], status)
 	u := msg.Usage
 	a.setUsage(u.InputTokens+u.CacheCreationInputTokens+u.CacheReadInputTokens, u.CacheReadInputTokens,
 		u.CacheCreationInputTokens, u.OutputTokens, thinkingTokens(u))

@@ -153,7 +153,7 @@ func (t *responsesMessagesStream) messageDelta(dst, data []byte) ([]byte, error)
 	}
 	t.stop = stringValue(reason)
 	status, _ := responsesStatus(finishReason(t.stop))
-	return t.closeOpen(dst, itemStatus(status)), nil
+	return t.closeOpen(dst, status), nil
 }
 
 // anthropicError writes an error event for the data of an Anthropic error

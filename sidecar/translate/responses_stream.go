@@ -347,7 +347,7 @@ func (a *rsAnswer) closeOpen(dst []byte, status string) []byte {
 // are from responsesStatus.
 func (a *rsAnswer) finish(dst []byte, status, reason string) []byte {
 	dst = a.start(dst, nil, nil)
-	dst = a.closeOpen(dst, itemStatus(status))
+	dst = a.closeOpen(dst, status)
 	typ := "response.completed"
 	if status == "incomplete" {
 		typ = "response.incomplete"
@@ -365,17 +365,11 @@ func (a *rsAnswer) fail(dst []byte, code, message string) []byte {
 	return dst
 }
 
-func itemStatus(status string) string {
-	if status == "incomplete" {
-		return "incomplete"
-	}
-	return "completed"
-}
-
 // responsesStatus maps a chat completions finish_reason to a response's
 // status and incomplete_details.reason: an answer cut short by the token
 // limit or by a content filter is incomplete, as the Responses API reports
-// it; any other end is a completed response.
+// it; any other end is a completed response. The status is also the one
+// of the item the answer ends with.
 func responsesStatus(finishReason string) (status, reason string) {
 	switch finishReason {
 	case "length":
