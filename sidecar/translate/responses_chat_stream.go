@@ -33,9 +33,7 @@ type responsesChatStream struct {
 }
 
 func (t *responsesToChat) Stream() Stream {
-	s := &responsesChatStream{rsAnswer: newAnswer(t.now, t.echo, t.clientModel)}
-	s.arena = make([]byte, 0, rsArenaSize)
-	return s
+	return &responsesChatStream{rsAnswer: newAnswer(t.now, t.echo, t.clientModel)}
 }
 
 func (t *responsesChatStream) Usage() Usage { return t.counts.usage() }

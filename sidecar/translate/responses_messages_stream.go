@@ -38,9 +38,7 @@ type responsesBlock struct {
 }
 
 func (t *responsesToMessages) Stream() Stream {
-	s := &responsesMessagesStream{rsAnswer: newAnswer(t.now, t.echo, t.clientModel)}
-	s.arena = make([]byte, 0, rsArenaSize)
-	return s
+	return &responsesMessagesStream{rsAnswer: newAnswer(t.now, t.echo, t.clientModel)}
 }
 
 func (t *responsesMessagesStream) Usage() Usage { return t.counts.usage() }

@@ -119,9 +119,7 @@ func (a *rsAnswer) start(dst, id, model []byte) []byte {
 		return dst
 	}
 	a.started = true
-	if a.arena == nil {
-		a.arena = make([]byte, 0, rsArenaSize)
-	}
+	a.arena = make([]byte, 0, rsArenaSize)
 	a.createdAt = a.now().Unix()
 	from := len(a.arena)
 	if isString(id) && len(id) > 2 {
