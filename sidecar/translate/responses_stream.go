@@ -95,6 +95,19 @@ func (a *rsAnswer) setUsage(input, cached, cacheWrite, output, thinking int64) {
 	a.input, a.cached, a.cacheWrite, a.output, a.thinking = input, cached, cacheWrite, output, thinking
 }
 
+// setChatUsage records a complete answer's chat completions usage (or
+// Anthropic's, as openAIUsage maps it).
+func (a *rsAnswer) setChatUsage(u *oaUsage) {
+	var cached, written, reasoning int64
+	if d := u.PromptTokensDetails; d != nil {
+		cached, written = d.CachedTokens, d.CacheWriteTokens
+	}
+	if d := u.CompletionTokensDetails; d != nil {
+		reasoning = d.ReasoningTokens
+	}
+	a.setUsage(u.PromptTokens, cached, written, u.CompletionTokens, reasoning)
+}
+
 // event opens an event up to its data's first member.
 func (a *rsAnswer) event(dst []byte, typ string) []byte {
 	dst = append(dst, "event: "...)
