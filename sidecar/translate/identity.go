@@ -119,7 +119,7 @@ func (s *identityStream) responsesEvent(ev sse.Event) EventKind {
 	}
 	name := ev.Name
 	if name == "" {
-		name = stringValue(Member(ev.Data, "type"))
+		name = responsesEventType(ev.Data)
 	}
 	switch name {
 	case "response.created", "response.in_progress", "response.queued":
@@ -133,6 +133,30 @@ func (s *identityStream) responsesEvent(ev sse.Event) EventKind {
 		return Failed
 	}
 	return Content
+}
+
+// responsesEventType reads the "type" member of an event sent without an
+// event: line. As anthropicEventType does, it returns the types that decide
+// an event's kind as constants, without allocating; any other type is
+// content, and comes back as "".
+func responsesEventType(data []byte) string {
+	switch string(Member(data, "type")) {
+	case `"response.created"`:
+		return "response.created"
+	case `"response.in_progress"`:
+		return "response.in_progress"
+	case `"response.queued"`:
+		return "response.queued"
+	case `"response.completed"`:
+		return "response.completed"
+	case `"response.incomplete"`:
+		return "response.incomplete"
+	case `"error"`:
+		return "error"
+	case `"response.failed"`:
+		return "response.failed"
+	}
+	return ""
 }
 
 func (s *identityStream) Fail(dst []byte, errType, message string) []byte {

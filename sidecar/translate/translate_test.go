@@ -291,6 +291,10 @@ func TestIdentityEventKinds(t *testing.T) {
 		{Responses, "event: response.incomplete\ndata: {\"type\":\"response.incomplete\",\"response\":{},\"sequence_number\":9}", Done},
 		{Responses, "event: error\ndata: {\"type\":\"error\",\"code\":\"server_error\",\"message\":\"x\",\"sequence_number\":3}", Failed},
 		{Responses, "event: response.failed\ndata: {\"type\":\"response.failed\",\"response\":{},\"sequence_number\":3}", Failed},
+		// Unnamed, the type in the data decides.
+		{Responses, `data: {"type":"response.created","response":{},"sequence_number":0}`, Preamble},
+		{Responses, `data: {"type":"response.incomplete","response":{},"sequence_number":9}`, Done},
+		{Responses, `data: {"type":"error","code":"server_error","message":"x","sequence_number":3}`, Failed},
 	}
 	for _, tt := range tests {
 		ev, err := sse.NewReader(strings.NewReader(tt.in + "\n\n")).Next()
