@@ -68,6 +68,26 @@ func (s *identityStream) Event(dst []byte, ev sse.Event) ([]byte, EventKind, err
 
 var usageKey = []byte(`"usage"`)
 
+// hasUsageObject reports whether data may have a "usage" member whose value
+// is an object: somewhere "usage", then a colon and an opening brace. It
+// spares the scan of the chunk for the chunks that have none, which with
+// include_usage is every chunk but the last: they carry "usage":null.
+func hasUsageObject(data []byte) bool {
+	for {
+		i := bytes.Index(data, usageKey)
+		if i < 0 {
+			return false
+		}
+		data = data[i+len(usageKey):]
+		j := skipSpace(data, 0)
+		if j < len(data) && data[j] == ':' {
+			if j = skipSpace(data, j+1); j < len(data) && data[j] == '{' {
+				return true
+			}
+		}
+	}
+}
+
 // chatEvent reads a chat completions (or legacy completions) chunk: [DONE]
 // ends the stream, a chunk with a top-level error is an error event, and the
 // usage arrives in a last chunk when the client asked for include_usage.
@@ -79,7 +99,7 @@ func (s *identityStream) chatEvent(ev sse.Event) EventKind {
 	if isChatErrorEvent(data) {
 		return Failed
 	}
-	if bytes.Contains(data, usageKey) {
+	if hasUsageObject(data) {
 		if u, ok := readUsage(ChatCompletions, Member(data, "usage")); ok {
 			s.usage = u
 		}

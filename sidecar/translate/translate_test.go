@@ -334,6 +334,28 @@ func TestIdentityStreamUsage(t *testing.T) {
 	}
 }
 
+// A chat chunk's usage is read however the backend spaces it, and chunks
+// whose usage is null, or that only mention "usage" in their text, leave it.
+func TestIdentityChatUsageChunks(t *testing.T) {
+	st := New(ChatCompletions, ChatCompletions).Stream()
+	for _, c := range []struct {
+		data string
+		want Usage
+	}{
+		{`{"choices":[],"usage": {"prompt_tokens": 5, "completion_tokens": 2}}`, Usage{5, 2}},
+		{`{"choices":[{"index":0,"delta":{"content":"\"usage\": {"}}],"usage":null}`, Usage{5, 2}},
+		{`{"choices":[{"index":0,"delta":{"content":"\"usage\":{\"prompt_tokens\":9}"}}]}`, Usage{5, 2}},
+		{"{\"choices\":[],\"usage\"\t:  {\"prompt_tokens\":7,\"completion_tokens\":3}}", Usage{7, 3}},
+	} {
+		if _, kind, err := st.Event(nil, readOne(t, "data: "+c.data)); err != nil || kind != Content {
+			t.Fatalf("%s: kind %d, %v", c.data, kind, err)
+		}
+		if st.Usage() != c.want {
+			t.Errorf("after %s: usage %+v, want %+v", c.data, st.Usage(), c.want)
+		}
+	}
+}
+
 // Each attempt gets its own Stream: the second attempt's stream is not
 // affected by what the first one saw.
 func TestFreshStreamPerAttempt(t *testing.T) {
