@@ -177,6 +177,28 @@ func TestStreamEventAllocs(t *testing.T) {
 	}
 }
 
+// An identity reads an event sent without an event: line from its data,
+// still without allocating.
+func TestIdentityUnnamedEventAllocs(t *testing.T) {
+	for f, data := range map[Format]string{
+		Messages:  `data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"}}`,
+		Responses: `data: {"type":"response.output_text.delta","delta":"x","sequence_number":3}`,
+	} {
+		ev := readEvents([]byte(data + "\n\n"))[0]
+		st := New(f, f).Stream()
+		out := make([]byte, 0, 4096)
+		allocs := testing.AllocsPerRun(100, func() {
+			var kind EventKind
+			if out, kind, _ = st.Event(out[:0], ev); kind != Content {
+				t.Fatalf("%v: kind %d", f, kind)
+			}
+		})
+		if allocs != 0 {
+			t.Errorf("%v: %v allocations per unnamed event, want 0", f, allocs)
+		}
+	}
+}
+
 func benchmarkRequest(b *testing.B, client, backend Format, file string) {
 	body, err := os.ReadFile(file)
 	if err != nil {

@@ -68,6 +68,26 @@ func (s *identityStream) Event(dst []byte, ev sse.Event) ([]byte, EventKind, err
 
 var usageKey = []byte(`"usage"`)
 
+// hasUsageObject reports whether data may have a "usage" member whose value
+// is an object: somewhere "usage", then a colon and an opening brace. It
+// spares the scan of the chunk for the chunks that have none, which with
+// include_usage is every chunk but the last: they carry "usage":null.
+func hasUsageObject(data []byte) bool {
+	for {
+		i := bytes.Index(data, usageKey)
+		if i < 0 {
+			return false
+		}
+		data = data[i+len(usageKey):]
+		j := skipSpace(data, 0)
+		if j < len(data) && data[j] == ':' {
+			if j = skipSpace(data, j+1); j < len(data) && data[j] == '{' {
+				return true
+			}
+		}
+	}
+}
+
 // chatEvent reads a chat completions (or legacy completions) chunk: [DONE]
 // ends the stream, a chunk with a top-level error is an error event, and the
 // usage arrives in a last chunk when the client asked for include_usage.
@@ -79,7 +99,7 @@ func (s *identityStream) chatEvent(ev sse.Event) EventKind {
 	if isChatErrorEvent(data) {
 		return Failed
 	}
-	if bytes.Contains(data, usageKey) {
+	if hasUsageObject(data) {
 		if u, ok := readUsage(ChatCompletions, Member(data, "usage")); ok {
 			s.usage = u
 		}
@@ -119,7 +139,7 @@ func (s *identityStream) responsesEvent(ev sse.Event) EventKind {
 	}
 	name := ev.Name
 	if name == "" {
-		name = stringValue(Member(ev.Data, "type"))
+		name = responsesEventType(ev.Data)
 	}
 	switch name {
 	case "response.created", "response.in_progress", "response.queued":
@@ -133,6 +153,30 @@ func (s *identityStream) responsesEvent(ev sse.Event) EventKind {
 		return Failed
 	}
 	return Content
+}
+
+// responsesEventType reads the "type" member of an event sent without an
+// event: line. As anthropicEventType does, it returns the types that decide
+// an event's kind as constants, without allocating; any other type is
+// content, and comes back as "".
+func responsesEventType(data []byte) string {
+	switch string(Member(data, "type")) {
+	case `"response.created"`:
+		return "response.created"
+	case `"response.in_progress"`:
+		return "response.in_progress"
+	case `"response.queued"`:
+		return "response.queued"
+	case `"response.completed"`:
+		return "response.completed"
+	case `"response.incomplete"`:
+		return "response.incomplete"
+	case `"error"`:
+		return "error"
+	case `"response.failed"`:
+		return "response.failed"
+	}
+	return ""
 }
 
 func (s *identityStream) Fail(dst []byte, errType, message string) []byte {

@@ -1,6 +1,9 @@
 package translate
 
-import "encoding/binary"
+import (
+	"bytes"
+	"encoding/binary"
+)
 
 // A minimal JSON scanner for the stream path. It walks the members of an
 // object or the elements of an array and hands back each value as its raw
@@ -273,6 +276,9 @@ func (e *elements) next() bool {
 // isString reports whether raw is a string token (validated when scanned).
 func isString(raw []byte) bool { return len(raw) >= 2 && raw[0] == '"' }
 
+// hasEscape reports whether a token's bytes hold an escape sequence.
+func hasEscape(b []byte) bool { return bytes.IndexByte(b, '\\') >= 0 }
+
 // isNullToken reports whether a scanned value is absent or null.
 func isNullToken(raw []byte) bool { return len(raw) == 0 || string(raw) == "null" }
 
@@ -313,14 +319,7 @@ func stringValue(raw []byte) string {
 		return ""
 	}
 	body := raw[1 : len(raw)-1]
-	simple := true
-	for _, c := range body {
-		if c == '\\' {
-			simple = false
-			break
-		}
-	}
-	if simple {
+	if !hasEscape(body) {
 		return string(body)
 	}
 	buf := make([]byte, 0, len(body))

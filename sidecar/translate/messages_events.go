@@ -105,6 +105,23 @@ func readMessageStart(data []byte, counts *anthropicStreamUsage) (id, model []by
 	return id, model, nil
 }
 
+// readBlockEnvelope reads what content_block_start and content_block_delta
+// share, {"type":…,"index":…,"<inner>":{…}}: the raw index, and the inner
+// object whose members the event's reader picks. ok is false when data is
+// not a well-formed object.
+func readBlockEnvelope(data []byte, inner string) (index, obj []byte, ok bool) {
+	it := objectMembers(data)
+	for it.next() {
+		switch string(it.key) {
+		case "index":
+			index = it.val
+		case inner:
+			obj = it.val
+		}
+	}
+	return index, obj, !it.err
+}
+
 // blockStartEvent is a content_block_start event: the block's index and
 // the members of the block the translators use.
 type blockStartEvent struct {
@@ -115,16 +132,7 @@ type blockStartEvent struct {
 // readBlockStart reads {"type":"content_block_start","index":…,
 // "content_block":{"type","text","id","name","input",…}}.
 func readBlockStart(data []byte, e *blockStartEvent) error {
-	var index, block []byte
-	it := objectMembers(data)
-	for it.next() {
-		switch string(it.key) {
-		case "index":
-			index = it.val
-		case "content_block":
-			block = it.val
-		}
-	}
+	index, block, ok := readBlockEnvelope(data, "content_block")
 	m := objectMembers(block)
 	for m.next() {
 		switch string(m.key) {
@@ -140,7 +148,7 @@ func readBlockStart(data []byte, e *blockStartEvent) error {
 			e.input = m.val
 		}
 	}
-	if it.err || m.err {
+	if !ok || m.err {
 		return fmt.Errorf("%w: malformed content_block_start", ErrInvalidResponse)
 	}
 	var err error
@@ -158,16 +166,7 @@ type blockDeltaEvent struct {
 // readBlockDelta reads {"type":"content_block_delta","index":…,
 // "delta":{"type","text","partial_json",…}}.
 func readBlockDelta(data []byte, e *blockDeltaEvent) error {
-	var index, delta []byte
-	it := objectMembers(data)
-	for it.next() {
-		switch string(it.key) {
-		case "index":
-			index = it.val
-		case "delta":
-			delta = it.val
-		}
-	}
+	index, delta, ok := readBlockEnvelope(data, "delta")
 	m := objectMembers(delta)
 	for m.next() {
 		switch string(m.key) {
@@ -179,7 +178,7 @@ func readBlockDelta(data []byte, e *blockDeltaEvent) error {
 			e.partialJSON = m.val
 		}
 	}
-	if it.err || m.err {
+	if !ok || m.err {
 		return fmt.Errorf("%w: malformed content_block_delta", ErrInvalidResponse)
 	}
 	var err error

@@ -98,15 +98,6 @@ func endOfObject(b []byte, i int) error {
 	return nil
 }
 
-func hasEscape(b []byte) bool {
-	for _, c := range b {
-		if c == '\\' {
-			return true
-		}
-	}
-	return false
-}
-
 // WithModel appends the request's body to dst with its model replaced; the
 // body itself is never modified, so every provider starts from the same
 // request. A request without a model is appended as it is.

@@ -268,20 +268,11 @@ func (t *responsesToChat) Response(body []byte) ([]byte, Usage, error) {
 		finish = *ch.FinishReason
 	}
 	status, reason := responsesStatus(finish)
-	a.closeOpen(scratch[:0], itemStatus(status))
-	var u Usage
+	a.closeOpen(scratch[:0], status)
 	if c.Usage != nil {
-		var cached, written, reasoning int64
-		if d := c.Usage.PromptTokensDetails; d != nil {
-			cached, written = d.CachedTokens, d.CacheWriteTokens
-		}
-		if d := c.Usage.CompletionTokensDetails; d != nil {
-			reasoning = d.ReasoningTokens
-		}
-		a.setUsage(c.Usage.PromptTokens, cached, written, c.Usage.CompletionTokens, reasoning)
-		u = a.usage()
+		a.setChatUsage(c.Usage)
 	}
-	return a.appendResponse(nil, status, reason), u, nil
+	return a.appendResponse(nil, status, reason), a.usage(), nil
 }
 
 func (t *responsesToChat) Error(status int, body []byte, message string) []byte {

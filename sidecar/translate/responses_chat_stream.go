@@ -33,9 +33,7 @@ type responsesChatStream struct {
 }
 
 func (t *responsesToChat) Stream() Stream {
-	s := &responsesChatStream{rsAnswer: newAnswer(t.now, t.echo, t.clientModel)}
-	s.arena = make([]byte, 0, rsArenaSize)
-	return s
+	return &responsesChatStream{rsAnswer: newAnswer(t.now, t.echo, t.clientModel)}
 }
 
 func (t *responsesChatStream) Usage() Usage { return t.counts.usage() }
@@ -81,7 +79,7 @@ func (t *responsesChatStream) chunk(dst []byte, c *chatChunk) ([]byte, error) {
 		if isString(ch.finishReason) && t.reason == "" {
 			t.reason = stringValue(ch.finishReason)
 			status, _ := responsesStatus(t.reason)
-			dst = t.closeOpen(dst, itemStatus(status))
+			dst = t.closeOpen(dst, status)
 		}
 	}
 	return dst, ch.err

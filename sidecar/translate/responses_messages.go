@@ -249,18 +249,9 @@ func (t *responsesToMessages) Response(body []byte) ([]byte, Usage, error) {
 		reason = *msg.StopReason
 	}
 	status, incomplete := responsesStatus(finishReason(reason))
-	a.closeOpen(scratch[:0], itemStatus(status))
-	u := msg.Usage
-	a.setUsage(u.InputTokens+u.CacheCreationInputTokens+u.CacheReadInputTokens, u.CacheReadInputTokens,
-		u.CacheCreationInputTokens, u.OutputTokens, thinkingTokens(u))
+	a.closeOpen(scratch[:0], status)
+	a.setChatUsage(openAIUsage(msg.Usage))
 	return a.appendResponse(nil, status, incomplete), a.usage(), nil
-}
-
-func thinkingTokens(u anUsage) int64 {
-	if u.OutputTokensDetails != nil {
-		return u.OutputTokensDetails.ThinkingTokens
-	}
-	return 0
 }
 
 func (t *responsesToMessages) Error(status int, body []byte, message string) []byte {

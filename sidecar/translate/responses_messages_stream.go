@@ -38,9 +38,7 @@ type responsesBlock struct {
 }
 
 func (t *responsesToMessages) Stream() Stream {
-	s := &responsesMessagesStream{rsAnswer: newAnswer(t.now, t.echo, t.clientModel)}
-	s.arena = make([]byte, 0, rsArenaSize)
-	return s
+	return &responsesMessagesStream{rsAnswer: newAnswer(t.now, t.echo, t.clientModel)}
 }
 
 func (t *responsesMessagesStream) Usage() Usage { return t.counts.usage() }
@@ -153,7 +151,7 @@ func (t *responsesMessagesStream) messageDelta(dst, data []byte) ([]byte, error)
 	}
 	t.stop = stringValue(reason)
 	status, _ := responsesStatus(finishReason(t.stop))
-	return t.closeOpen(dst, itemStatus(status)), nil
+	return t.closeOpen(dst, status), nil
 }
 
 // anthropicError writes an error event for the data of an Anthropic error

@@ -95,6 +95,19 @@ func (a *rsAnswer) setUsage(input, cached, cacheWrite, output, thinking int64) {
 	a.input, a.cached, a.cacheWrite, a.output, a.thinking = input, cached, cacheWrite, output, thinking
 }
 
+// setChatUsage records a complete answer's chat completions usage (or
+// Anthropic's, as openAIUsage maps it).
+func (a *rsAnswer) setChatUsage(u *oaUsage) {
+	var cached, written, reasoning int64
+	if d := u.PromptTokensDetails; d != nil {
+		cached, written = d.CachedTokens, d.CacheWriteTokens
+	}
+	if d := u.CompletionTokensDetails; d != nil {
+		reasoning = d.ReasoningTokens
+	}
+	a.setUsage(u.PromptTokens, cached, written, u.CompletionTokens, reasoning)
+}
+
 // event opens an event up to its data's first member.
 func (a *rsAnswer) event(dst []byte, typ string) []byte {
 	dst = append(dst, "event: "...)
@@ -119,9 +132,7 @@ func (a *rsAnswer) start(dst, id, model []byte) []byte {
 		return dst
 	}
 	a.started = true
-	if a.arena == nil {
-		a.arena = make([]byte, 0, rsArenaSize)
-	}
+	a.arena = make([]byte, 0, rsArenaSize)
 	a.createdAt = a.now().Unix()
 	from := len(a.arena)
 	if isString(id) && len(id) > 2 {
@@ -347,7 +358,7 @@ func (a *rsAnswer) closeOpen(dst []byte, status string) []byte {
 // are from responsesStatus.
 func (a *rsAnswer) finish(dst []byte, status, reason string) []byte {
 	dst = a.start(dst, nil, nil)
-	dst = a.closeOpen(dst, itemStatus(status))
+	dst = a.closeOpen(dst, status)
 	typ := "response.completed"
 	if status == "incomplete" {
 		typ = "response.incomplete"
@@ -365,17 +376,11 @@ func (a *rsAnswer) fail(dst []byte, code, message string) []byte {
 	return dst
 }
 
-func itemStatus(status string) string {
-	if status == "incomplete" {
-		return "incomplete"
-	}
-	return "completed"
-}
-
 // responsesStatus maps a chat completions finish_reason to a response's
 // status and incomplete_details.reason: an answer cut short by the token
 // limit or by a content filter is incomplete, as the Responses API reports
-// it; any other end is a completed response.
+// it; any other end is a completed response. The status is also the one
+// of the item the answer ends with.
 func responsesStatus(finishReason string) (status, reason string) {
 	switch finishReason {
 	case "length":

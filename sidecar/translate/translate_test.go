@@ -291,6 +291,10 @@ func TestIdentityEventKinds(t *testing.T) {
 		{Responses, "event: response.incomplete\ndata: {\"type\":\"response.incomplete\",\"response\":{},\"sequence_number\":9}", Done},
 		{Responses, "event: error\ndata: {\"type\":\"error\",\"code\":\"server_error\",\"message\":\"x\",\"sequence_number\":3}", Failed},
 		{Responses, "event: response.failed\ndata: {\"type\":\"response.failed\",\"response\":{},\"sequence_number\":3}", Failed},
+		// Unnamed, the type in the data decides.
+		{Responses, `data: {"type":"response.created","response":{},"sequence_number":0}`, Preamble},
+		{Responses, `data: {"type":"response.incomplete","response":{},"sequence_number":9}`, Done},
+		{Responses, `data: {"type":"error","code":"server_error","message":"x","sequence_number":3}`, Failed},
 	}
 	for _, tt := range tests {
 		ev, err := sse.NewReader(strings.NewReader(tt.in + "\n\n")).Next()
@@ -326,6 +330,28 @@ func TestIdentityStreamUsage(t *testing.T) {
 		}
 		if st.Usage() != tt.want {
 			t.Errorf("%v: usage %+v, want %+v", tt.f, st.Usage(), tt.want)
+		}
+	}
+}
+
+// A chat chunk's usage is read however the backend spaces it, and chunks
+// whose usage is null, or that only mention "usage" in their text, leave it.
+func TestIdentityChatUsageChunks(t *testing.T) {
+	st := New(ChatCompletions, ChatCompletions).Stream()
+	for _, c := range []struct {
+		data string
+		want Usage
+	}{
+		{`{"choices":[],"usage": {"prompt_tokens": 5, "completion_tokens": 2}}`, Usage{5, 2}},
+		{`{"choices":[{"index":0,"delta":{"content":"\"usage\": {"}}],"usage":null}`, Usage{5, 2}},
+		{`{"choices":[{"index":0,"delta":{"content":"\"usage\":{\"prompt_tokens\":9}"}}]}`, Usage{5, 2}},
+		{"{\"choices\":[],\"usage\"\t:  {\"prompt_tokens\":7,\"completion_tokens\":3}}", Usage{7, 3}},
+	} {
+		if _, kind, err := st.Event(nil, readOne(t, "data: "+c.data)); err != nil || kind != Content {
+			t.Fatalf("%s: kind %d, %v", c.data, kind, err)
+		}
+		if st.Usage() != c.want {
+			t.Errorf("after %s: usage %+v, want %+v", c.data, st.Usage(), c.want)
 		}
 	}
 }
