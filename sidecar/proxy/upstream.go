@@ -85,11 +85,13 @@ func dropRequestHeader(k string, translated bool) bool {
 		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
 		return true
 	}
-	if translated {
-		lk := strings.ToLower(k)
-		return strings.HasPrefix(lk, "anthropic-") || strings.HasPrefix(lk, "openai-")
-	}
-	return false
+	return translated && (hasPrefixFold(k, "anthropic-") || hasPrefixFold(k, "openai-"))
+}
+
+// hasPrefixFold is strings.HasPrefix ignoring case, without the copy that
+// lowering the header name would make for each header of each attempt.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // copyHeaders passes a provider's response headers to the client, minus

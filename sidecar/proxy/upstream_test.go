@@ -36,3 +36,24 @@ func TestUpstreamRequestCanBeResent(t *testing.T) {
 		}
 	}
 }
+
+// On a translated call the family headers are dropped whatever their case,
+// and telling them apart allocates nothing: it runs for every header of
+// every attempt.
+func TestDropRequestHeader(t *testing.T) {
+	for k, want := range map[string]bool{
+		"Anthropic-Version": true, "anthropic-beta": true, "OpenAI-Beta": true, "Openai-Organization": true,
+		"Authorization": true, "X-Stainless-Lang": false, "Content-Type": false, "User-Agent": false, "Openai": false,
+	} {
+		translated := dropRequestHeader(k, true)
+		if translated != want {
+			t.Errorf("translated: dropRequestHeader(%q) = %v, want %v", k, translated, want)
+		}
+	}
+	if dropRequestHeader("Anthropic-Version", false) {
+		t.Error("a native call dropped Anthropic-Version")
+	}
+	if n := testing.AllocsPerRun(100, func() { dropRequestHeader("Anthropic-Beta", true) }); n != 0 {
+		t.Errorf("dropRequestHeader allocates %v times per header", n)
+	}
+}
