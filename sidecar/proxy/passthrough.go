@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/osmen-ai/llmroute/sidecar/credentials"
-	"github.com/osmen-ai/llmroute/sidecar/metrics"
 	"github.com/osmen-ai/llmroute/sidecar/resilience"
 	"github.com/osmen-ai/llmroute/sidecar/translate"
 )
@@ -164,26 +163,24 @@ func (c *passCall) RoundTrip(req *http.Request) (*http.Response, error) {
 		t0 := ex.px.now()
 		resp, err := ex.px.transport.RoundTrip(out)
 		timer.Stop() // from the headers on, the body streams for as long as the request may last
-		elapsed := ex.px.now().Sub(t0)
 		ex.attempts++
-		ex.upstream += elapsed
 		if err != nil {
-			if ex.r.Context().Err() != nil {
-				ex.record(p, cred, 0, metrics.OutcomeCanceled, elapsed)
-				return nil, err
+			res := ex.transportFailure(actx, &upstreamCall{p: p, cred: cred}, err, t0)
+			if res.over {
+				return nil, err // the client left
 			}
-			kind := classifyTransportError(actx, err)
-			ex.record(p, cred, 0, outcomeOf(kind, 0), elapsed)
-			ex.last = lastFailure{provider: p, kind: kind, message: transportMessage(kind, err)}
+			ex.last = res.lastFailure
 			// A connection that was never made sent nothing: safe to retry
 			// whatever the body. Anything else only with a body to replay.
-			safe := kind == resilience.FailConnect && !c.body.started() || c.replayable()
-			if !safe || !ex.rt.retryOn.Retryable(kind, 0) || !c.retry(req.Context(), attempt, 0, false) {
+			safe := res.kind == resilience.FailConnect && !c.body.started() || c.replayable()
+			if !safe || !ex.rt.retryOn.Retryable(res.kind, 0) || !c.retry(req.Context(), attempt, 0, false) {
 				return nil, err
 			}
 			attempt, cred = attempt+1, nil
 			continue
 		}
+		elapsed := ex.px.now().Sub(t0)
+		ex.upstream += elapsed
 		status := resp.StatusCode
 		ex.record(p, cred, status, outcomeOf(resilience.ClassifyStatus(status, nil), status), elapsed)
 		var ra time.Duration
