@@ -118,7 +118,7 @@ type passCall struct {
 	body       passBody
 	idempotent bool
 	call       credentials.Call
-	cancels    []context.CancelFunc
+	cancels    []context.CancelCauseFunc // each attempt's, called when the call ends
 }
 
 func (c *passCall) rewrite(pr *httputil.ProxyRequest) {
@@ -156,7 +156,7 @@ func (c *passCall) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		setCredential(req.Header, cred)
 		actx, cancel := context.WithCancelCause(req.Context())
-		c.cancels = append(c.cancels, func() { cancel(nil) })
+		c.cancels = append(c.cancels, cancel)
 		timer := time.AfterFunc(p.cfg.Timeout.Duration, func() { cancel(errAttemptTimeout) })
 		out := req.WithContext(actx)
 		out.Body = c.body.reader()
@@ -253,7 +253,7 @@ func (c *passCall) replayable() bool { return c.idempotent || c.body.whole() }
 
 func (c *passCall) cancelAttempts() {
 	for _, cancel := range c.cancels {
-		cancel()
+		cancel(nil)
 	}
 }
 
