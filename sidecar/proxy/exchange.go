@@ -282,11 +282,8 @@ func (ex *exchange) tryProvider(ctx context.Context, up *upstreamCall) bool {
 			return false
 		}
 		// Every call after the request's first is a retry, fallbacks included.
-		if ex.attempts > 0 && !ex.px.budget.TryRetry() {
+		if ex.attempts > 0 && !ex.spendRetry(p) {
 			done(resilience.ErrNotCounted)
-			ex.budgetSpent = true
-			ex.px.metrics.BudgetExhausted.Inc()
-			ex.px.log.Info("Retry budget exhausted: failing fast", "id", ex.id, "provider", p.cfg.Name)
 			return false
 		}
 		if attempt > 1 {
@@ -313,16 +310,33 @@ func (ex *exchange) tryProvider(ctx context.Context, up *upstreamCall) bool {
 			}
 			wait = res.retryAfter
 		}
-		// The time actually slept, which on a busy machine exceeds the wait
-		// asked for: it is not the sidecar's own overhead.
-		t0 := ex.px.now()
-		err = ex.px.sleep(ctx, wait)
-		ex.waited += ex.px.now().Sub(t0)
-		if err != nil {
+		if ex.backoff(ctx, wait) != nil {
 			return false
 		}
 	}
 	return false
+}
+
+// spendRetry takes a retry from the sidecar-wide retry budget. When the
+// budget is spent, the exchange fails fast.
+func (ex *exchange) spendRetry(p *provider) bool {
+	if ex.px.budget.TryRetry() {
+		return true
+	}
+	ex.budgetSpent = true
+	ex.px.metrics.BudgetExhausted.Inc()
+	ex.px.log.Info("Retry budget exhausted: failing fast", "id", ex.id, "provider", p.cfg.Name)
+	return false
+}
+
+// backoff waits d before a retry, or until ctx ends. The time actually
+// slept, which on a busy machine exceeds the wait asked for, is not the
+// sidecar's own overhead.
+func (ex *exchange) backoff(ctx context.Context, d time.Duration) error {
+	t0 := ex.px.now()
+	err := ex.px.sleep(ctx, d)
+	ex.waited += ex.px.now().Sub(t0)
+	return err
 }
 
 // attemptResult is what one upstream call came to.

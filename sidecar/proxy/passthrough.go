@@ -227,12 +227,7 @@ func drain(resp *http.Response) {
 func (c *passCall) retry(ctx context.Context, attempt int, retryAfter time.Duration, hasRetryAfter bool) bool {
 	ex := c.ex
 	rc := ex.rt.cfg.Retry
-	if attempt >= rc.Attempts {
-		return false
-	}
-	if !ex.px.budget.TryRetry() {
-		ex.budgetSpent = true
-		ex.px.metrics.BudgetExhausted.Inc()
+	if attempt >= rc.Attempts || !ex.spendRetry(c.p) {
 		return false
 	}
 	c.p.stats.retries.Inc()
@@ -240,10 +235,7 @@ func (c *passCall) retry(ctx context.Context, attempt int, retryAfter time.Durat
 	if hasRetryAfter {
 		wait = retryAfter
 	}
-	t0 := ex.px.now()
-	err := ex.px.sleep(ctx, wait)
-	ex.waited += ex.px.now().Sub(t0)
-	return err == nil
+	return ex.backoff(ctx, wait) == nil
 }
 
 // replayable reports whether a retry may send the request again: the method
