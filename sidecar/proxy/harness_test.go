@@ -100,6 +100,14 @@ func newHarness(t *testing.T, ups []upstream, edit func(*config.Config)) *harnes
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("test config: %v", err)
 	}
+	h.start(cfg)
+	return h
+}
+
+// start serves cfg through a proxy that logs to h.logs and records its
+// backoff waits, with jitter fixed at the middle of its range.
+func (h *harness) start(cfg *config.Config) {
+	h.t.Helper()
 	px, err := New(cfg, Options{
 		Log: logr.FromSlogHandler(newJSONHandler(h.logs)),
 		Sleep: func(ctx context.Context, d time.Duration) error {
@@ -111,11 +119,10 @@ func newHarness(t *testing.T, ups []upstream, edit func(*config.Config)) *harnes
 		Rand: func() float64 { return 0.5 },
 	})
 	if err != nil {
-		t.Fatal(err)
+		h.t.Fatal(err)
 	}
-	t.Cleanup(px.Close)
+	h.t.Cleanup(px.Close)
 	h.serve(px)
-	return h
 }
 
 // serve starts the test server in front of px. It counts the requests whose
