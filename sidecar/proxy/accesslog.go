@@ -23,7 +23,7 @@ func (ex *exchange) finish() {
 		ex.status = statusClientClosed
 	}
 	m := px.metrics
-	overhead := ex.overhead()
+	overhead := ex.overhead(latency) // the same instant as the latency
 	if ex.routed {
 		op := operations[ex.client]
 		m.Requests.WithLabelValues(ruleName, providerName, statusClass(ex.status)).Inc()

@@ -592,13 +592,14 @@ func (ex *exchange) setRouteHeaders(p *provider) {
 		h.Set("x-llmroute-provider", p.cfg.Name)
 	}
 	h.Set("x-llmroute-attempts", strconv.Itoa(ex.attempts))
-	h.Set("x-llmroute-overhead-ms", strconv.FormatFloat(ms(ex.overhead()), 'f', 3, 64))
+	h.Set("x-llmroute-overhead-ms", strconv.FormatFloat(ms(ex.overhead(ex.px.now().Sub(ex.start))), 'f', 3, 64))
 }
 
-// overhead is the time spent in the sidecar itself: everything but upstream
-// calls (a stream's whole relay included) and deliberate backoff waits.
-func (ex *exchange) overhead() time.Duration {
-	return max(ex.px.now().Sub(ex.start)-ex.upstream-ex.waited, 0)
+// overhead is the time spent in the sidecar itself out of elapsed, the time
+// since the request arrived: everything but upstream calls (a stream's whole
+// relay included) and deliberate backoff waits.
+func (ex *exchange) overhead(elapsed time.Duration) time.Duration {
+	return max(elapsed-ex.upstream-ex.waited, 0)
 }
 
 // The outcomes that are not an attempt's: a provider passed over.
