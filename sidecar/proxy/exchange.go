@@ -244,7 +244,7 @@ func (ex *exchange) skip(p *provider) string {
 	if p.breaker.State() == gobreaker.StateOpen {
 		return "breaker_open"
 	}
-	if p.overQuota(ex.px.now()) {
+	if p.overQuota(ex.px.now) {
 		ex.px.metrics.RateLimits.WithLabelValues("provider", p.cfg.Name).Inc()
 		return "provider_rate_limited"
 	}
@@ -524,7 +524,7 @@ func (ex *exchange) complete(actx context.Context, up *upstreamCall, resp *http.
 	}
 	ex.usage = usage
 	ex.succeeded(up, resp.StatusCode, elapsed)
-	up.p.spendTokens(ex.px.now(), usage.InputTokens+usage.OutputTokens)
+	up.p.spendTokens(ex.px.now, usage.InputTokens+usage.OutputTokens)
 	h := ex.w.Header()
 	if up.native {
 		copyHeaders(h, resp.Header)

@@ -45,7 +45,7 @@ func (ex *exchange) relay(actx context.Context, timer *time.Timer, up *upstreamC
 		if !committed.IsZero() {
 			ex.upstream += ex.px.now().Sub(committed)
 			ex.usage = st.Usage()
-			up.p.spendTokens(ex.px.now(), ex.usage.InputTokens+ex.usage.OutputTokens)
+			up.p.spendTokens(ex.px.now, ex.usage.InputTokens+ex.usage.OutputTokens)
 		}
 	}()
 	for {
