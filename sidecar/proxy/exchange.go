@@ -157,7 +157,7 @@ func (px *Proxy) serveLLM(w http.ResponseWriter, r *http.Request, client transla
 			"llmroute: no rule matches model %q; add a rule for it, or one with no models to catch all", ex.req.Model))
 		return
 	}
-	px.budget.Request()
+	px.budget.Request(ex.start)
 	ctx, cancel := context.WithTimeout(r.Context(), ex.rt.cfg.Timeouts.Request.Duration)
 	defer cancel()
 	ex.run(ctx)

@@ -92,7 +92,7 @@ func (px *Proxy) passThrough(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel = context.WithTimeout(ctx, ex.rt.cfg.Timeouts.Request.Duration)
 		defer cancel()
 	}
-	px.budget.Request()
+	px.budget.Request(ex.start)
 	call := &passCall{ex: ex, p: p, body: body, idempotent: idempotent(r.Method),
 		// State kept at the provider (a file, a batch, a stored response)
 		// belongs to the key that made it: stay on one key while it serves.
