@@ -208,7 +208,9 @@ func (ex *exchange) run(ctx context.Context) {
 		}
 		if prev != nil {
 			ex.px.metrics.Fallbacks.WithLabelValues(prev.cfg.Name, p.cfg.Name, prevReason).Inc()
-			ex.px.log.V(1).Info("Fell back to next provider", "id", ex.id, "from", prev.cfg.Name, "to", p.cfg.Name, "reason", prevReason)
+			if debug := ex.px.log.V(1); debug.Enabled() { // spares boxing the values when debug is off
+				debug.Info("Fell back to next provider", "id", ex.id, "from", prev.cfg.Name, "to", p.cfg.Name, "reason", prevReason)
+			}
 		}
 		up := upstreamCall{p: p, tr: tr, body: body, model: model, url: p.urls[backend], native: backend == ex.client,
 			call: credentials.Call{Model: ex.req.Model}}
