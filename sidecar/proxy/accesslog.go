@@ -26,8 +26,9 @@ func (ex *exchange) finish() {
 	overhead := ex.overhead(latency) // the same instant as the latency
 	if ex.routed {
 		op := operations[ex.client]
-		m.Requests.WithLabelValues(ruleName, providerName, statusClass(ex.status)).Inc()
-		m.Duration.WithLabelValues(op, providerName, ex.modelLabel(), ruleName, ex.errType).Observe(latency.Seconds())
+		series := px.requestSeries.get(m, seriesLabels{op, providerName, ex.modelLabel(), ruleName, statusClass(ex.status), ex.errType})
+		series.requests.Inc()
+		series.duration.Observe(latency.Seconds())
 		m.Overhead.Observe(overhead.Seconds())
 		if ex.provider != nil && ex.status < 300 {
 			ms := ex.provider.stats.model(m, ex.modelLabel())

@@ -68,6 +68,9 @@ type Proxy struct {
 	rand      func() float64
 	budget    *resilience.Budget
 	credEnv   credentials.Env
+	// requestSeries are the per-request metric series, resolved once per
+	// label set (finish).
+	requestSeries requestSeries
 	// credsReady latches once /readyz has seen every provider's first
 	// token attempt over (see Admin).
 	credsReady atomic.Bool
