@@ -89,11 +89,11 @@ type lastFailure struct {
 func (px *Proxy) newExchange(w http.ResponseWriter, r *http.Request, client translate.Format) *exchange {
 	ex := &exchange{px: px, rt: px.route.Load(), w: w, r: r, client: client, start: px.now()}
 	ex.tries = ex.triesBuf[:0]
-	ex.id = r.Header.Get("x-request-id")
+	ex.id = r.Header.Get("X-Request-Id")
 	if ex.id == "" {
 		ex.id = newRequestID()
 	}
-	w.Header().Set("x-request-id", ex.id)
+	w.Header().Set("X-Request-Id", ex.id)
 	return ex
 }
 
@@ -588,13 +588,15 @@ func (ex *exchange) succeeded(up *upstreamCall, status int, elapsed time.Duratio
 }
 
 // setRouteHeaders says who served the response and what the sidecar cost.
+// Header names on the request path are written canonical (X-Llmroute-…):
+// Header.Get and Set allocate a canonical copy of any other spelling.
 func (ex *exchange) setRouteHeaders(p *provider) {
 	h := ex.w.Header()
 	if p != nil {
-		h.Set("x-llmroute-provider", p.cfg.Name)
+		h.Set("X-Llmroute-Provider", p.cfg.Name)
 	}
-	h.Set("x-llmroute-attempts", strconv.Itoa(ex.attempts))
-	h.Set("x-llmroute-overhead-ms", strconv.FormatFloat(ms(ex.overhead(ex.px.now().Sub(ex.start))), 'f', 3, 64))
+	h.Set("X-Llmroute-Attempts", strconv.Itoa(ex.attempts))
+	h.Set("X-Llmroute-Overhead-Ms", strconv.FormatFloat(ms(ex.overhead(ex.px.now().Sub(ex.start))), 'f', 3, 64))
 }
 
 // overhead is the time spent in the sidecar itself out of elapsed, the time
