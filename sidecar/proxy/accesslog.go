@@ -23,11 +23,12 @@ func (ex *exchange) finish() {
 		ex.status = statusClientClosed
 	}
 	m := px.metrics
-	overhead := ex.overhead()
+	overhead := ex.overhead(latency) // the same instant as the latency
 	if ex.routed {
 		op := operations[ex.client]
-		m.Requests.WithLabelValues(ruleName, providerName, statusClass(ex.status)).Inc()
-		m.Duration.WithLabelValues(op, providerName, ex.modelLabel(), ruleName, ex.errType).Observe(latency.Seconds())
+		series := px.requestSeries.get(m, seriesLabels{op, providerName, ex.modelLabel(), ruleName, statusClass(ex.status), ex.errType})
+		series.requests.Inc()
+		series.duration.Observe(latency.Seconds())
 		m.Overhead.Observe(overhead.Seconds())
 		if ex.provider != nil && ex.status < 300 {
 			ms := ex.provider.stats.model(m, ex.modelLabel())

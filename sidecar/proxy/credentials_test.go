@@ -426,44 +426,16 @@ func TestRotationUnderLoad(t *testing.T) {
 				tc.setup(t, dir, c)
 			})
 			waitReady(t, h)
-			var failures, done atomic.Int64
-			stop := make(chan struct{})
-			var wg sync.WaitGroup
-			for range 4 {
-				wg.Go(func() {
-					for {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						if r := h.chat(); r.status != 200 {
-							failures.Add(1)
-							t.Errorf("a call failed during the rotation: %d %s", r.status, r.body)
-						}
-						done.Add(1)
-					}
-				})
-			}
-			// waitCalls waits until n more calls have been made.
-			waitCalls := func(n int64) {
-				target := done.Load() + n
-				deadline := time.Now().Add(10 * time.Second)
-				for done.Load() < target && time.Now().Before(deadline) {
-					time.Sleep(time.Millisecond)
-				}
-			}
-			waitCalls(50)
+			load := h.load()
+			load.waitCalls(50)
 			tc.rotate(t, dir, h.mocks["openai"], ts)
-			waitCalls(50)
+			load.waitCalls(50)
 			if err := h.px.Reload(h.px.Config()); err != nil {
 				t.Error(err)
 			}
-			waitCalls(50)
-			close(stop)
-			wg.Wait()
-			if failures.Load() != 0 {
-				t.Errorf("%d of %d calls failed", failures.Load(), done.Load())
+			load.waitCalls(50)
+			if done, failed := load.end(); failed != 0 {
+				t.Errorf("%d of %d calls failed", failed, done)
 			}
 			for _, st := range h.provider("openai").Credential.Keys {
 				if st.State != 0 {

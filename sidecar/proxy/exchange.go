@@ -89,11 +89,11 @@ type lastFailure struct {
 func (px *Proxy) newExchange(w http.ResponseWriter, r *http.Request, client translate.Format) *exchange {
 	ex := &exchange{px: px, rt: px.route.Load(), w: w, r: r, client: client, start: px.now()}
 	ex.tries = ex.triesBuf[:0]
-	ex.id = r.Header.Get("x-request-id")
+	ex.id = r.Header.Get("X-Request-Id")
 	if ex.id == "" {
 		ex.id = newRequestID()
 	}
-	w.Header().Set("x-request-id", ex.id)
+	w.Header().Set("X-Request-Id", ex.id)
 	return ex
 }
 
@@ -157,7 +157,7 @@ func (px *Proxy) serveLLM(w http.ResponseWriter, r *http.Request, client transla
 			"llmroute: no rule matches model %q; add a rule for it, or one with no models to catch all", ex.req.Model))
 		return
 	}
-	px.budget.Request()
+	px.budget.Request(ex.start)
 	ctx, cancel := context.WithTimeout(r.Context(), ex.rt.cfg.Timeouts.Request.Duration)
 	defer cancel()
 	ex.run(ctx)
@@ -208,7 +208,9 @@ func (ex *exchange) run(ctx context.Context) {
 		}
 		if prev != nil {
 			ex.px.metrics.Fallbacks.WithLabelValues(prev.cfg.Name, p.cfg.Name, prevReason).Inc()
-			ex.px.log.V(1).Info("Fell back to next provider", "id", ex.id, "from", prev.cfg.Name, "to", p.cfg.Name, "reason", prevReason)
+			if debug := ex.px.log.V(1); debug.Enabled() { // spares boxing the values when debug is off
+				debug.Info("Fell back to next provider", "id", ex.id, "from", prev.cfg.Name, "to", p.cfg.Name, "reason", prevReason)
+			}
 		}
 		up := upstreamCall{p: p, tr: tr, body: body, model: model, url: p.urls[backend], native: backend == ex.client,
 			call: credentials.Call{Model: ex.req.Model}}
@@ -244,7 +246,7 @@ func (ex *exchange) skip(p *provider) string {
 	if p.breaker.State() == gobreaker.StateOpen {
 		return "breaker_open"
 	}
-	if p.overQuota(ex.px.now()) {
+	if p.overQuota(ex.px.now) {
 		ex.px.metrics.RateLimits.WithLabelValues("provider", p.cfg.Name).Inc()
 		return "provider_rate_limited"
 	}
@@ -282,11 +284,8 @@ func (ex *exchange) tryProvider(ctx context.Context, up *upstreamCall) bool {
 			return false
 		}
 		// Every call after the request's first is a retry, fallbacks included.
-		if ex.attempts > 0 && !ex.px.budget.TryRetry() {
+		if ex.attempts > 0 && !ex.spendRetry(p) {
 			done(resilience.ErrNotCounted)
-			ex.budgetSpent = true
-			ex.px.metrics.BudgetExhausted.Inc()
-			ex.px.log.Info("Retry budget exhausted: failing fast", "id", ex.id, "provider", p.cfg.Name)
 			return false
 		}
 		if attempt > 1 {
@@ -313,16 +312,33 @@ func (ex *exchange) tryProvider(ctx context.Context, up *upstreamCall) bool {
 			}
 			wait = res.retryAfter
 		}
-		// The time actually slept, which on a busy machine exceeds the wait
-		// asked for: it is not the sidecar's own overhead.
-		t0 := ex.px.now()
-		err = ex.px.sleep(ctx, wait)
-		ex.waited += ex.px.now().Sub(t0)
-		if err != nil {
+		if ex.backoff(ctx, wait) != nil {
 			return false
 		}
 	}
 	return false
+}
+
+// spendRetry takes a retry from the sidecar-wide retry budget. When the
+// budget is spent, the exchange fails fast.
+func (ex *exchange) spendRetry(p *provider) bool {
+	if ex.px.budget.TryRetry() {
+		return true
+	}
+	ex.budgetSpent = true
+	ex.px.metrics.BudgetExhausted.Inc()
+	ex.px.log.Info("Retry budget exhausted: failing fast", "id", ex.id, "provider", p.cfg.Name)
+	return false
+}
+
+// backoff waits d before a retry, or until ctx ends. The time actually
+// slept, which on a busy machine exceeds the wait asked for, is not the
+// sidecar's own overhead.
+func (ex *exchange) backoff(ctx context.Context, d time.Duration) error {
+	t0 := ex.px.now()
+	err := ex.px.sleep(ctx, d)
+	ex.waited += ex.px.now().Sub(t0)
+	return err
 }
 
 // attemptResult is what one upstream call came to.
@@ -510,7 +526,7 @@ func (ex *exchange) complete(actx context.Context, up *upstreamCall, resp *http.
 	}
 	ex.usage = usage
 	ex.succeeded(up, resp.StatusCode, elapsed)
-	up.p.spendTokens(ex.px.now(), usage.InputTokens+usage.OutputTokens)
+	up.p.spendTokens(ex.px.now, usage.InputTokens+usage.OutputTokens)
 	h := ex.w.Header()
 	if up.native {
 		copyHeaders(h, resp.Header)
@@ -572,19 +588,22 @@ func (ex *exchange) succeeded(up *upstreamCall, status int, elapsed time.Duratio
 }
 
 // setRouteHeaders says who served the response and what the sidecar cost.
+// Header names on the request path are written canonical (X-Llmroute-…):
+// Header.Get and Set allocate a canonical copy of any other spelling.
 func (ex *exchange) setRouteHeaders(p *provider) {
 	h := ex.w.Header()
 	if p != nil {
-		h.Set("x-llmroute-provider", p.cfg.Name)
+		h.Set("X-Llmroute-Provider", p.cfg.Name)
 	}
-	h.Set("x-llmroute-attempts", strconv.Itoa(ex.attempts))
-	h.Set("x-llmroute-overhead-ms", strconv.FormatFloat(ms(ex.overhead()), 'f', 3, 64))
+	h.Set("X-Llmroute-Attempts", strconv.Itoa(ex.attempts))
+	h.Set("X-Llmroute-Overhead-Ms", strconv.FormatFloat(ms(ex.overhead(ex.px.now().Sub(ex.start))), 'f', 3, 64))
 }
 
-// overhead is the time spent in the sidecar itself: everything but upstream
-// calls (a stream's whole relay included) and deliberate backoff waits.
-func (ex *exchange) overhead() time.Duration {
-	return max(ex.px.now().Sub(ex.start)-ex.upstream-ex.waited, 0)
+// overhead is the time spent in the sidecar itself out of elapsed, the time
+// since the request arrived: everything but upstream calls (a stream's whole
+// relay included) and deliberate backoff waits.
+func (ex *exchange) overhead(elapsed time.Duration) time.Duration {
+	return max(elapsed-ex.upstream-ex.waited, 0)
 }
 
 // The outcomes that are not an attempt's: a provider passed over.

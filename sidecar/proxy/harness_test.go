@@ -100,6 +100,14 @@ func newHarness(t *testing.T, ups []upstream, edit func(*config.Config)) *harnes
 	if err := cfg.Validate(); err != nil {
 		t.Fatalf("test config: %v", err)
 	}
+	h.start(cfg)
+	return h
+}
+
+// start serves cfg through a proxy that logs to h.logs and records its
+// backoff waits, with jitter fixed at the middle of its range.
+func (h *harness) start(cfg *config.Config) {
+	h.t.Helper()
 	px, err := New(cfg, Options{
 		Log: logr.FromSlogHandler(newJSONHandler(h.logs)),
 		Sleep: func(ctx context.Context, d time.Duration) error {
@@ -111,11 +119,10 @@ func newHarness(t *testing.T, ups []upstream, edit func(*config.Config)) *harnes
 		Rand: func() float64 { return 0.5 },
 	})
 	if err != nil {
-		t.Fatal(err)
+		h.t.Fatal(err)
 	}
-	t.Cleanup(px.Close)
+	h.t.Cleanup(px.Close)
 	h.serve(px)
-	return h
 }
 
 // serve starts the test server in front of px. It counts the requests whose
@@ -232,4 +239,61 @@ func (h *harness) provider(name string) ProviderStatus {
 	}
 	h.t.Fatalf("no provider %q", name)
 	return ProviderStatus{}
+}
+
+// chatLoad is four clients making chat calls one after the other, for tests
+// that change the proxy (a reload, a rotated key) while calls are in flight.
+type chatLoad struct {
+	h              *harness
+	stop           chan struct{}
+	stopOnce       sync.Once
+	wg             sync.WaitGroup
+	done, failures atomic.Int64
+}
+
+// load starts the clients; they stop at end, or when the test ends. A call
+// that does not get a 200 fails the test.
+func (h *harness) load() *chatLoad {
+	l := &chatLoad{h: h, stop: make(chan struct{})}
+	for range 4 {
+		l.wg.Go(func() {
+			for {
+				select {
+				case <-l.stop:
+					return
+				default:
+				}
+				if r := h.chat(); r.status != 200 && l.failures.Add(1) <= 3 {
+					h.t.Errorf("a call failed under load: %d %s", r.status, r.body)
+				}
+				l.done.Add(1)
+			}
+		})
+	}
+	h.t.Cleanup(func() { l.end() })
+	return l
+}
+
+// waitCalls waits until n more calls have been made, and fails the test if
+// they are not made within 10 s: the proxy stalled.
+func (l *chatLoad) waitCalls(n int64) {
+	l.h.t.Helper()
+	target := l.done.Load() + n
+	deadline := time.Now().Add(10 * time.Second)
+	for l.done.Load() < target {
+		if time.Now().After(deadline) {
+			l.h.t.Fatalf("%d calls made in 10 s, want %d", n-(target-l.done.Load()), n)
+		}
+		time.Sleep(time.Millisecond)
+	}
+}
+
+// end stops the clients and returns how many calls they made and how many
+// of those failed.
+func (l *chatLoad) end() (done, failed int64) {
+	l.stopOnce.Do(func() {
+		close(l.stop)
+		l.wg.Wait()
+	})
+	return l.done.Load(), l.failures.Load()
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/osmen-ai/llmroute/sidecar/credentials"
-	"github.com/osmen-ai/llmroute/sidecar/metrics"
 	"github.com/osmen-ai/llmroute/sidecar/resilience"
 	"github.com/osmen-ai/llmroute/sidecar/translate"
 )
@@ -93,7 +92,7 @@ func (px *Proxy) passThrough(w http.ResponseWriter, r *http.Request) {
 		ctx, cancel = context.WithTimeout(ctx, ex.rt.cfg.Timeouts.Request.Duration)
 		defer cancel()
 	}
-	px.budget.Request()
+	px.budget.Request(ex.start)
 	call := &passCall{ex: ex, p: p, body: body, idempotent: idempotent(r.Method),
 		// State kept at the provider (a file, a batch, a stored response)
 		// belongs to the key that made it: stay on one key while it serves.
@@ -119,7 +118,7 @@ type passCall struct {
 	body       passBody
 	idempotent bool
 	call       credentials.Call
-	cancels    []context.CancelFunc
+	cancels    []context.CancelCauseFunc // each attempt's, called when the call ends
 }
 
 func (c *passCall) rewrite(pr *httputil.ProxyRequest) {
@@ -157,33 +156,31 @@ func (c *passCall) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		setCredential(req.Header, cred)
 		actx, cancel := context.WithCancelCause(req.Context())
-		c.cancels = append(c.cancels, func() { cancel(nil) })
+		c.cancels = append(c.cancels, cancel)
 		timer := time.AfterFunc(p.cfg.Timeout.Duration, func() { cancel(errAttemptTimeout) })
 		out := req.WithContext(actx)
 		out.Body = c.body.reader()
 		t0 := ex.px.now()
 		resp, err := ex.px.transport.RoundTrip(out)
 		timer.Stop() // from the headers on, the body streams for as long as the request may last
-		elapsed := ex.px.now().Sub(t0)
 		ex.attempts++
-		ex.upstream += elapsed
 		if err != nil {
-			if ex.r.Context().Err() != nil {
-				ex.record(p, cred, 0, metrics.OutcomeCanceled, elapsed)
-				return nil, err
+			res := ex.transportFailure(actx, &upstreamCall{p: p, cred: cred}, err, t0)
+			if res.over {
+				return nil, err // the client left
 			}
-			kind := classifyTransportError(actx, err)
-			ex.record(p, cred, 0, outcomeOf(kind, 0), elapsed)
-			ex.last = lastFailure{provider: p, kind: kind, message: transportMessage(kind, err)}
+			ex.last = res.lastFailure
 			// A connection that was never made sent nothing: safe to retry
 			// whatever the body. Anything else only with a body to replay.
-			safe := kind == resilience.FailConnect && !c.body.started() || c.replayable()
-			if !safe || !ex.rt.retryOn.Retryable(kind, 0) || !c.retry(req.Context(), attempt, 0, false) {
+			safe := res.kind == resilience.FailConnect && !c.body.started() || c.replayable()
+			if !safe || !ex.rt.retryOn.Retryable(res.kind, 0) || !c.retry(req.Context(), attempt, 0, false) {
 				return nil, err
 			}
 			attempt, cred = attempt+1, nil
 			continue
 		}
+		elapsed := ex.px.now().Sub(t0)
+		ex.upstream += elapsed
 		status := resp.StatusCode
 		ex.record(p, cred, status, outcomeOf(resilience.ClassifyStatus(status, nil), status), elapsed)
 		var ra time.Duration
@@ -230,12 +227,7 @@ func drain(resp *http.Response) {
 func (c *passCall) retry(ctx context.Context, attempt int, retryAfter time.Duration, hasRetryAfter bool) bool {
 	ex := c.ex
 	rc := ex.rt.cfg.Retry
-	if attempt >= rc.Attempts {
-		return false
-	}
-	if !ex.px.budget.TryRetry() {
-		ex.budgetSpent = true
-		ex.px.metrics.BudgetExhausted.Inc()
+	if attempt >= rc.Attempts || !ex.spendRetry(c.p) {
 		return false
 	}
 	c.p.stats.retries.Inc()
@@ -243,10 +235,7 @@ func (c *passCall) retry(ctx context.Context, attempt int, retryAfter time.Durat
 	if hasRetryAfter {
 		wait = retryAfter
 	}
-	t0 := ex.px.now()
-	err := ex.px.sleep(ctx, wait)
-	ex.waited += ex.px.now().Sub(t0)
-	return err == nil
+	return ex.backoff(ctx, wait) == nil
 }
 
 // replayable reports whether a retry may send the request again: the method
@@ -256,7 +245,7 @@ func (c *passCall) replayable() bool { return c.idempotent || c.body.whole() }
 
 func (c *passCall) cancelAttempts() {
 	for _, cancel := range c.cancels {
-		cancel()
+		cancel(nil)
 	}
 }
 

@@ -16,7 +16,6 @@ import (
 	"time"
 
 	"github.com/coder/websocket"
-	"github.com/go-logr/logr"
 
 	"github.com/osmen-ai/llmroute/sidecar/config"
 )
@@ -133,21 +132,8 @@ func newPassHarness(t *testing.T, edit func(*config.Config)) *passHarness {
 		edit(cfg)
 	}
 	cfg.Default()
-	h := &harness{t: t, logs: &syncBuffer{}}
-	px, err := New(cfg, Options{
-		Log: logr.FromSlogHandler(newJSONHandler(h.logs)),
-		Sleep: func(ctx context.Context, d time.Duration) error {
-			h.mu.Lock()
-			h.waits = append(h.waits, d)
-			h.mu.Unlock()
-			return ctx.Err()
-		},
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.serve(px)
-	ph.harness = h
+	ph.harness = &harness{t: t, logs: &syncBuffer{}}
+	ph.start(cfg)
 	return ph
 }
 

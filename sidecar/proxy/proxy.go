@@ -54,9 +54,6 @@ type Options struct {
 	// Rand returns a float in [0, 1) for backoff and token refresh jitter.
 	// nil means math/rand/v2.
 	Rand func() float64
-	// Clock keeps the credentials' time: token expiry and refresh timers,
-	// keys cooling down. nil means real time.
-	Clock credentials.Clock
 }
 
 // Proxy serves the LLM endpoints on the sidecar's listener.
@@ -71,6 +68,9 @@ type Proxy struct {
 	rand      func() float64
 	budget    *resilience.Budget
 	credEnv   credentials.Env
+	// requestSeries are the per-request metric series, resolved once per
+	// label set (finish).
+	requestSeries requestSeries
 	// credsReady latches once /readyz has seen every provider's first
 	// token attempt over (see Admin).
 	credsReady atomic.Bool
@@ -113,7 +113,7 @@ func New(cfg *config.Config, o Options) (*Proxy, error) {
 		px.rand = rand.Float64
 	}
 	px.budget = resilience.NewBudget(*cfg.Retry.BudgetPercent, *cfg.Retry.MinRetriesPerSecond, px.now)
-	px.credEnv = credentials.Env{Transport: px.transport, Clock: o.Clock, Rand: px.rand, Log: px.log, Metrics: px.metrics}
+	px.credEnv = credentials.Env{Transport: px.transport, Rand: px.rand, Log: px.log, Metrics: px.metrics}
 	rt, err := px.compile(cfg, nil)
 	if err != nil {
 		return nil, err

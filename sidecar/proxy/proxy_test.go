@@ -9,7 +9,6 @@ import (
 	"net/http"
 	"strings"
 	"sync"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -529,26 +528,7 @@ func TestStreamFlushesEachEvent(t *testing.T) {
 
 func TestReloadUnderLoad(t *testing.T) {
 	h := newHarness(t, []upstream{openaiUp("openai", mock.Faults{}), openaiUp("backup", mock.Faults{})}, nil)
-	var failures, done atomic.Int64
-	stop := make(chan struct{})
-	var wg sync.WaitGroup
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
-				if r := h.chat(); r.status != 200 {
-					failures.Add(1)
-				}
-				done.Add(1)
-			}
-		}()
-	}
+	load := h.load()
 	base := *h.px.Config()
 	for i := range 20 {
 		next := base
@@ -565,12 +545,10 @@ func TestReloadUnderLoad(t *testing.T) {
 		if err := h.px.Reload(&bad); err == nil {
 			t.Fatal("a config whose key is missing was accepted")
 		}
-		time.Sleep(5 * time.Millisecond)
+		load.waitCalls(4) // each config serves calls
 	}
-	close(stop)
-	wg.Wait()
-	if failures.Load() != 0 {
-		t.Errorf("%d of %d requests failed during reloads", failures.Load(), done.Load())
+	if done, failed := load.end(); failed != 0 {
+		t.Errorf("%d of %d requests failed during reloads", failed, done)
 	}
 	if got := counterValue(t, h.px, `llmroute_config_reloads_total{result="failure"}`); got != 20 {
 		t.Errorf("failed reloads counted %v, want 20", got)

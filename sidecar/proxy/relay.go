@@ -45,7 +45,7 @@ func (ex *exchange) relay(actx context.Context, timer *time.Timer, up *upstreamC
 		if !committed.IsZero() {
 			ex.upstream += ex.px.now().Sub(committed)
 			ex.usage = st.Usage()
-			up.p.spendTokens(ex.px.now(), ex.usage.InputTokens+ex.usage.OutputTokens)
+			up.p.spendTokens(ex.px.now, ex.usage.InputTokens+ex.usage.OutputTokens)
 		}
 	}()
 	for {
@@ -121,10 +121,11 @@ func (ex *exchange) relay(actx context.Context, timer *time.Timer, up *upstreamC
 
 // commitStream sends the stream's headers: from here the client has an answer.
 func (ex *exchange) commitStream(up *upstreamCall, resp *http.Response, t0 time.Time) {
-	elapsed := ex.px.now().Sub(t0)
+	now := ex.px.now()
+	elapsed := now.Sub(t0)
 	ex.upstream += elapsed
 	ex.succeeded(up, resp.StatusCode, elapsed)
-	ex.ttft = ex.px.now().Sub(ex.start)
+	ex.ttft = now.Sub(ex.start)
 	h := ex.w.Header()
 	if up.native {
 		copyHeaders(h, resp.Header)

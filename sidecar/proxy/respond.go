@@ -33,7 +33,7 @@ func (ex *exchange) reject(status int, errType, msg string) {
 	ex.status, ex.errType = status, errType
 	ex.setRouteHeaders(nil)
 	if status != http.StatusTooManyRequests {
-		ex.w.Header().Set("x-should-retry", "false")
+		ex.w.Header().Set("X-Should-Retry", "false")
 	}
 	writeError(ex.w, ex.client, status, errType, "", msg)
 }
@@ -43,7 +43,7 @@ func (ex *exchange) reject(status int, errType, msg string) {
 func (ex *exchange) passError() {
 	ex.status, ex.errType = ex.last.status, "provider_refused"
 	ex.provider = ex.last.provider
-	ex.w.Header().Set("x-should-retry", "false")
+	ex.w.Header().Set("X-Should-Retry", "false")
 	ex.setRouteHeaders(ex.provider)
 	writeErrorBody(ex.w, ex.status, ex.last.tr.Error(ex.last.status, ex.last.body, ""))
 }
@@ -85,7 +85,7 @@ func (ex *exchange) fail(ctx context.Context) {
 		ex.errType = "provider_error"
 	}
 	ex.provider = ex.last.provider
-	ex.w.Header().Set("x-should-retry", "false")
+	ex.w.Header().Set("X-Should-Retry", "false")
 	ex.setRouteHeaders(ex.last.provider)
 	msg := ex.failureMessage(ctx)
 	if code == "" {
@@ -148,7 +148,7 @@ func (px *Proxy) notFound(w http.ResponseWriter, r *http.Request) {
 	defer ex.finish()
 	ex.errType = "not_found"
 	ex.status = http.StatusNotFound
-	w.Header().Set("x-should-retry", "false")
+	w.Header().Set("X-Should-Retry", "false")
 	writeError(w, ex.client, http.StatusNotFound, "not_found_error", "unknown_url",
 		"llmroute serves the OpenAI and Anthropic APIs under /v1/; there is nothing at "+r.Method+" "+r.URL.Path)
 }

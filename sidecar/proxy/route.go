@@ -93,21 +93,27 @@ func (p *provider) providerModel(requested string) string {
 }
 
 // overQuota reports whether the provider's own per-minute caps are spent.
-func (p *provider) overQuota(now time.Time) bool {
-	if p.tpm != nil && p.tpm.TokensAt(now) < 1 {
+// The clock is read only for a provider that has a cap: most have none.
+func (p *provider) overQuota(now func() time.Time) bool {
+	if p.tpm == nil && p.rpm == nil {
+		return false
+	}
+	t := now()
+	if p.tpm != nil && p.tpm.TokensAt(t) < 1 {
 		return true
 	}
-	return p.rpm != nil && !p.rpm.AllowN(now, 1)
+	return p.rpm != nil && !p.rpm.AllowN(t, 1)
 }
 
-// spendTokens charges a response's tokens to the provider's token cap.
-func (p *provider) spendTokens(now time.Time, n int) {
+// spendTokens charges a response's tokens to the provider's token cap,
+// reading the clock only when it has one.
+func (p *provider) spendTokens(now func() time.Time, n int) {
 	if p.tpm == nil || n <= 0 {
 		return
 	}
 	// ReserveN lets the bucket go into debt, so a large answer holds the
 	// provider back for as long as it cost; it refuses only n > burst.
-	p.tpm.ReserveN(now, min(n, p.tpm.Burst()))
+	p.tpm.ReserveN(now(), min(n, p.tpm.Burst()))
 }
 
 // compile builds a route from a validated config, reading the credential

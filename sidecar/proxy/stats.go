@@ -67,3 +67,40 @@ func (px *Proxy) onBreakerChange(s *providerStats) func(string, gobreaker.State,
 		px.log.Info("Circuit breaker changed state", "provider", name, "from", stateName(from), "to", stateName(to))
 	}
 }
+
+// requestSeries caches the children of the two series every routed request
+// updates, llmroute_requests_total and the operation duration, by their
+// label values: finish finds them in one map lookup instead of having each
+// vector validate and hash five or three label values on every request.
+// The labels are low-cardinality by construction, so the map stays small.
+type requestSeries struct {
+	mu sync.RWMutex
+	m  map[seriesLabels]seriesChildren
+}
+
+type seriesLabels struct{ op, provider, model, rule, statusClass, errType string }
+
+type seriesChildren struct {
+	requests prometheus.Counter
+	duration prometheus.Observer
+}
+
+func (c *requestSeries) get(m *metrics.Metrics, l seriesLabels) seriesChildren {
+	c.mu.RLock()
+	s, ok := c.m[l]
+	c.mu.RUnlock()
+	if ok {
+		return s
+	}
+	s = seriesChildren{
+		requests: m.Requests.WithLabelValues(l.rule, l.provider, l.statusClass),
+		duration: m.Duration.WithLabelValues(l.op, l.provider, l.model, l.rule, l.errType),
+	}
+	c.mu.Lock()
+	if c.m == nil {
+		c.m = map[seriesLabels]seriesChildren{}
+	}
+	c.m[l] = s
+	c.mu.Unlock()
+	return s
+}

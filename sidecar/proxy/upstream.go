@@ -3,7 +3,6 @@ package proxy
 import (
 	"bytes"
 	"context"
-	"io"
 	"net/http"
 	"strings"
 
@@ -20,13 +19,12 @@ func (ex *exchange) upstreamRequest(ctx context.Context, up *upstreamCall, cred 
 	if q := ex.r.URL.RawQuery; q != "" {
 		url += "?" + q
 	}
-	body := up.body
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	// A *bytes.Reader body gives the request its ContentLength and the
+	// GetBody that lets the transport resend it on a fresh connection.
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(up.body))
 	if err != nil {
 		return nil, err
 	}
-	req.ContentLength = int64(len(body))
-	req.GetBody = func() (io.ReadCloser, error) { return io.NopCloser(bytes.NewReader(body)), nil }
 	copyRequestHeaders(req.Header, ex.r.Header, !up.native)
 	req.Header.Set("Content-Type", "application/json")
 	up.p.setHeaders(req.Header, ex.id, !up.native)
@@ -87,11 +85,13 @@ func dropRequestHeader(k string, translated bool) bool {
 		"Te", "Trailer", "Transfer-Encoding", "Upgrade":
 		return true
 	}
-	if translated {
-		lk := strings.ToLower(k)
-		return strings.HasPrefix(lk, "anthropic-") || strings.HasPrefix(lk, "openai-")
-	}
-	return false
+	return translated && (hasPrefixFold(k, "anthropic-") || hasPrefixFold(k, "openai-"))
+}
+
+// hasPrefixFold is strings.HasPrefix ignoring case, without the copy that
+// lowering the header name would make for each header of each attempt.
+func hasPrefixFold(s, prefix string) bool {
+	return len(s) >= len(prefix) && strings.EqualFold(s[:len(prefix)], prefix)
 }
 
 // copyHeaders passes a provider's response headers to the client, minus

@@ -45,13 +45,14 @@ func (b *Budget) Configure(percent, minPerSecond int) {
 	b.percent, b.minPerSecond = percent, minPerSecond
 }
 
-// Request records one client request.
-func (b *Budget) Request() {
+// Request records one client request, arrived at t: the caller has read
+// the clock already.
+func (b *Budget) Request(t time.Time) {
 	if b == nil {
 		return
 	}
 	b.mu.Lock()
-	b.bucket().requests++
+	b.bucket(t.Unix()).requests++
 	b.mu.Unlock()
 }
 
@@ -61,14 +62,14 @@ func (b *Budget) TryRetry() bool {
 	if b == nil {
 		return true
 	}
+	now := b.now().Unix()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.percent < 0 {
-		b.bucket().retries++
+		b.bucket(now).retries++
 		return true
 	}
 	var requests, retries int
-	now := b.now().Unix()
 	for _, k := range b.buckets {
 		if now-k.second < budgetWindow {
 			requests += k.requests
@@ -78,13 +79,12 @@ func (b *Budget) TryRetry() bool {
 	if retries*100 >= requests*b.percent+b.minPerSecond*budgetWindow*100 {
 		return false
 	}
-	b.bucket().retries++
+	b.bucket(now).retries++
 	return true
 }
 
-// bucket returns the current second's bucket, recycling a stale one.
-func (b *Budget) bucket() *budgetBucket {
-	s := b.now().Unix()
+// bucket returns second s's bucket, recycling a stale one.
+func (b *Budget) bucket(s int64) *budgetBucket {
 	k := &b.buckets[s%budgetWindow]
 	if k.second != s {
 		*k = budgetBucket{second: s}

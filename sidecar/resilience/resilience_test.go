@@ -80,7 +80,7 @@ func TestBudget(t *testing.T) {
 	clock := &fakeClock{time.Unix(1_000_000, 0)}
 	b := NewBudget(20, 1, clock.Now)
 	for range 100 {
-		b.Request()
+		b.Request(clock.t)
 	}
 	// 20% of 100 requests plus 1/s over the 10 s window = 30 retries.
 	allowed := 0
@@ -113,7 +113,7 @@ func TestBudgetOff(t *testing.T) {
 		}
 	}
 	var nilBudget *Budget
-	nilBudget.Request()
+	nilBudget.Request(time.Now())
 	if !nilBudget.TryRetry() {
 		t.Fatal("a nil budget allows retries")
 	}
