@@ -3,7 +3,6 @@ package config
 import (
 	"fmt"
 	"net/url"
-	"path"
 	"slices"
 )
 
@@ -199,11 +198,7 @@ func (v *validator) credentials(f string, p Provider) {
 		if k.Weight < 1 || k.Weight > 1000 {
 			v.add(kf+".weight", "must be between 1 and 1000, got %d", k.Weight)
 		}
-		for j, m := range k.Models {
-			if _, err := path.Match(m, ""); err != nil || m == "" {
-				v.add(fmt.Sprintf("%s.models[%d]", kf, j), "%q is not a valid glob pattern", m)
-			}
-		}
+		v.globs(kf+".models", k.Models)
 	}
 	if o := p.OAuth2ClientCredentials; o != nil {
 		of := f + ".oauth2ClientCredentials"

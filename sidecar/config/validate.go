@@ -216,17 +216,22 @@ func reservedHeader(name string) bool {
 	return false
 }
 
+// globs checks model patterns: the rules' and the API keys'.
+func (v *validator) globs(field string, patterns []string) {
+	for j, m := range patterns {
+		if _, err := path.Match(m, ""); err != nil || m == "" {
+			v.add(fmt.Sprintf("%s[%d]", field, j), "%q is not a valid glob pattern", m)
+		}
+	}
+}
+
 func (v *validator) rules(rules []Rule, ps []Provider) {
 	if len(rules) == 0 {
 		v.add("rules", "at least one rule is required")
 	}
 	for i, r := range rules {
 		f := fmt.Sprintf("rules[%d]", i)
-		for j, m := range r.Models {
-			if _, err := path.Match(m, ""); err != nil || m == "" {
-				v.add(fmt.Sprintf("%s.models[%d]", f, j), "%q is not a valid glob pattern", m)
-			}
-		}
+		v.globs(f+".models", r.Models)
 		if len(r.Backends) == 0 {
 			v.add(f+".backends", "at least one backend is required")
 		}
