@@ -107,22 +107,40 @@ func (v *validator) providers(ps []Provider) {
 // (meaningless to a server), and a key goes over plain http only to this
 // machine or the cluster, unless the provider says insecure.
 func (v *validator) baseURL(f string, p Provider) {
-	u, err := url.Parse(p.BaseURL)
-	switch {
-	case p.BaseURL == "":
+	if p.BaseURL == "" {
 		v.add(f+".baseURL", "required for type %s", p.Type)
 		return
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		v.add(f+".baseURL", "%q is not an http(s) URL", RedactURL(p.BaseURL))
+	}
+	u := v.httpURL(f+".baseURL", p.BaseURL)
+	if u == nil {
 		return
+	}
+	switch {
 	case u.User != nil:
 		v.add(f+".baseURL", "must not contain user information (user:password@): put the credential in apiKeyFile")
 	case u.Fragment != "" || strings.HasSuffix(p.BaseURL, "#"):
 		v.add(f+".baseURL", "must not contain a fragment (#...)")
 	}
-	if u.Scheme == "http" && p.HasCredential() && !p.Insecure && !LocalHost(u.Hostname()) {
+	if p.HasCredential() && inClear(u, p.Insecure) {
 		v.add(f+".baseURL", "http:// would send the API key unencrypted to %s: use https://, or set insecure: true to allow it", u.Hostname())
 	}
+}
+
+// httpURL parses an http(s) URL with a host, or says it is not one and
+// returns nil.
+func (v *validator) httpURL(field, raw string) *url.URL {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.add(field, "%q is not an http(s) URL", RedactURL(raw))
+		return nil
+	}
+	return u
+}
+
+// inClear reports whether a credential sent to u would cross a network
+// unencrypted without the provider saying insecure.
+func inClear(u *url.URL, insecure bool) bool {
+	return u.Scheme == "http" && !insecure && !LocalHost(u.Hostname())
 }
 
 // LocalHost reports whether host is this machine (localhost, a loopback
