@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // MaxProviders bounds a route's providers, as the CRD does.
@@ -200,7 +202,7 @@ func (v *validator) headers(f string, hs map[string]string) {
 	for _, name := range sortedKeys(hs) {
 		hf := f + ".headers." + name
 		switch {
-		case !validHeaderName(name):
+		case !httpguts.ValidHeaderFieldName(name):
 			v.add(hf, "%q is not a valid HTTP header name", name)
 		case reservedHeader(name):
 			v.add(hf, "%s is set by the sidecar and cannot be configured here (credentials go in apiKeyFile)", name)
@@ -208,20 +210,6 @@ func (v *validator) headers(f string, hs map[string]string) {
 			v.add(hf, "the value must not contain line breaks or NUL")
 		}
 	}
-}
-
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
 
 func reservedHeader(name string) bool {
