@@ -208,6 +208,8 @@ func (v *validator) headers(f string, hs map[string]string) {
 			v.add(hf, "%s is set by the sidecar and cannot be configured here (credentials go in apiKeyFile)", name)
 		case strings.ContainsAny(hs[name], "\r\n\x00"):
 			v.add(hf, "the value must not contain line breaks or NUL")
+		case !httpguts.ValidHeaderFieldValue(hs[name]):
+			v.add(hf, "the value must not contain control characters other than tab: no request with it could be sent")
 		}
 	}
 }
