@@ -177,10 +177,12 @@ func TestParseErrors(t *testing.T) {
 			`providers[1].baseURL: must not contain a fragment`,
 			`providers[2].baseURL: http:// would send the API key unencrypted to gw.example: use https://, or set insecure: true`,
 		}},
-		{"headers", base[:len(base)-len(`],"rules":[{"backends":["a"]}]`)] + `,{"name":"b","type":"Ollama","headers":{"Authorization":"Bearer x","bad name":"v","X-Ok":"a\nb"}}],"rules":[{"backends":["a"]}]}`, []string{
+		{"headers", base[:len(base)-len(`],"rules":[{"backends":["a"]}]`)] + `,{"name":"b","type":"Ollama","headers":{"Authorization":"Bearer x","bad name":"v","X-Ok":"a\nb","X-Ctl":"a\u0001b","X-Del":"\u007f"}}],"rules":[{"backends":["a"]}]}`, []string{
 			`providers[1].headers.Authorization: Authorization is set by the sidecar`,
 			`providers[1].headers.bad name: "bad name" is not a valid HTTP header name`,
 			`providers[1].headers.X-Ok: the value must not contain line breaks`,
+			`providers[1].headers.X-Ctl: the value must not contain control characters`,
+			`providers[1].headers.X-Del: the value must not contain control characters`,
 		}},
 		{"credentials", `{"providers":[
 			{"name":"a","type":"OpenAI","apiKeyFile":"/k","tokenFile":"/t"},

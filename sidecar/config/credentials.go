@@ -2,8 +2,6 @@ package config
 
 import (
 	"fmt"
-	"net/url"
-	"path"
 	"slices"
 )
 
@@ -199,15 +197,11 @@ func (v *validator) credentials(f string, p Provider) {
 		if k.Weight < 1 || k.Weight > 1000 {
 			v.add(kf+".weight", "must be between 1 and 1000, got %d", k.Weight)
 		}
-		for j, m := range k.Models {
-			if _, err := path.Match(m, ""); err != nil || m == "" {
-				v.add(fmt.Sprintf("%s.models[%d]", kf, j), "%q is not a valid glob pattern", m)
-			}
-		}
+		v.globs(kf+".models", k.Models)
 	}
 	if o := p.OAuth2ClientCredentials; o != nil {
 		of := f + ".oauth2ClientCredentials"
-		v.tokenURL(of+".tokenURL", o.TokenURL, p.Insecure, true)
+		v.tokenURL(of+".tokenURL", o.TokenURL, p.Insecure)
 		if o.ClientID == "" {
 			v.add(of+".clientID", "required")
 		}
@@ -231,30 +225,26 @@ func (v *validator) credentials(f string, p Provider) {
 		if g.SubjectTokenFile == "" {
 			v.add(gf+".subjectTokenFile", "required")
 		}
-		v.tokenURL(gf+".tokenURL", g.TokenURL, p.Insecure, true)
+		v.tokenURL(gf+".tokenURL", g.TokenURL, p.Insecure)
 		if g.ServiceAccountImpersonationURL != "" {
-			v.tokenURL(gf+".serviceAccountImpersonationURL", g.ServiceAccountImpersonationURL, p.Insecure, false)
+			v.tokenURL(gf+".serviceAccountImpersonationURL", g.ServiceAccountImpersonationURL, p.Insecure)
 		}
 	}
 }
 
-// tokenURL checks an endpoint the sidecar sends credentials to: an http(s)
-// URL without user information, https unless the host is local or the
-// provider says insecure.
-func (v *validator) tokenURL(field, raw string, insecure, required bool) {
+// tokenURL checks an endpoint the sidecar sends credentials to: a required
+// http(s) URL without user information, https unless the host is local or
+// the provider says insecure.
+func (v *validator) tokenURL(field, raw string, insecure bool) {
 	if raw == "" {
-		if required {
-			v.add(field, "required")
-		}
+		v.add(field, "required")
 		return
 	}
-	u, err := url.Parse(raw)
-	switch {
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		v.add(field, "%q is not an http(s) URL", RedactURL(raw))
+	switch u := v.httpURL(field, raw); {
+	case u == nil:
 	case u.User != nil:
 		v.add(field, "must not contain user information (user:password@)")
-	case u.Scheme == "http" && !insecure && !LocalHost(u.Hostname()):
+	case inClear(u, insecure):
 		v.add(field, "http:// would send credentials unencrypted to %s: use https://, or set insecure: true to allow it", u.Hostname())
 	}
 }

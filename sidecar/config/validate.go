@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // MaxProviders bounds a route's providers, as the CRD does.
@@ -107,22 +109,40 @@ func (v *validator) providers(ps []Provider) {
 // (meaningless to a server), and a key goes over plain http only to this
 // machine or the cluster, unless the provider says insecure.
 func (v *validator) baseURL(f string, p Provider) {
-	u, err := url.Parse(p.BaseURL)
-	switch {
-	case p.BaseURL == "":
+	if p.BaseURL == "" {
 		v.add(f+".baseURL", "required for type %s", p.Type)
 		return
-	case err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "":
-		v.add(f+".baseURL", "%q is not an http(s) URL", RedactURL(p.BaseURL))
+	}
+	u := v.httpURL(f+".baseURL", p.BaseURL)
+	if u == nil {
 		return
+	}
+	switch {
 	case u.User != nil:
 		v.add(f+".baseURL", "must not contain user information (user:password@): put the credential in apiKeyFile")
 	case u.Fragment != "" || strings.HasSuffix(p.BaseURL, "#"):
 		v.add(f+".baseURL", "must not contain a fragment (#...)")
 	}
-	if u.Scheme == "http" && p.HasCredential() && !p.Insecure && !LocalHost(u.Hostname()) {
+	if p.HasCredential() && inClear(u, p.Insecure) {
 		v.add(f+".baseURL", "http:// would send the API key unencrypted to %s: use https://, or set insecure: true to allow it", u.Hostname())
 	}
+}
+
+// httpURL parses an http(s) URL with a host, or says it is not one and
+// returns nil.
+func (v *validator) httpURL(field, raw string) *url.URL {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		v.add(field, "%q is not an http(s) URL", RedactURL(raw))
+		return nil
+	}
+	return u
+}
+
+// inClear reports whether a credential sent to u would cross a network
+// unencrypted without the provider saying insecure.
+func inClear(u *url.URL, insecure bool) bool {
+	return u.Scheme == "http" && !insecure && !LocalHost(u.Hostname())
 }
 
 // LocalHost reports whether host is this machine (localhost, a loopback
@@ -182,28 +202,16 @@ func (v *validator) headers(f string, hs map[string]string) {
 	for _, name := range sortedKeys(hs) {
 		hf := f + ".headers." + name
 		switch {
-		case !validHeaderName(name):
+		case !httpguts.ValidHeaderFieldName(name):
 			v.add(hf, "%q is not a valid HTTP header name", name)
 		case reservedHeader(name):
 			v.add(hf, "%s is set by the sidecar and cannot be configured here (credentials go in apiKeyFile)", name)
 		case strings.ContainsAny(hs[name], "\r\n\x00"):
 			v.add(hf, "the value must not contain line breaks or NUL")
+		case !httpguts.ValidHeaderFieldValue(hs[name]):
+			v.add(hf, "the value must not contain control characters other than tab: no request with it could be sent")
 		}
 	}
-}
-
-func validHeaderName(s string) bool {
-	if s == "" {
-		return false
-	}
-	for i := 0; i < len(s); i++ {
-		c := s[i]
-		ok := c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
-		if !ok {
-			return false
-		}
-	}
-	return true
 }
 
 func reservedHeader(name string) bool {
@@ -216,17 +224,22 @@ func reservedHeader(name string) bool {
 	return false
 }
 
+// globs checks model patterns: the rules' and the API keys'.
+func (v *validator) globs(field string, patterns []string) {
+	for j, m := range patterns {
+		if _, err := path.Match(m, ""); err != nil || m == "" {
+			v.add(fmt.Sprintf("%s[%d]", field, j), "%q is not a valid glob pattern", m)
+		}
+	}
+}
+
 func (v *validator) rules(rules []Rule, ps []Provider) {
 	if len(rules) == 0 {
 		v.add("rules", "at least one rule is required")
 	}
 	for i, r := range rules {
 		f := fmt.Sprintf("rules[%d]", i)
-		for j, m := range r.Models {
-			if _, err := path.Match(m, ""); err != nil || m == "" {
-				v.add(fmt.Sprintf("%s.models[%d]", f, j), "%q is not a valid glob pattern", m)
-			}
-		}
+		v.globs(f+".models", r.Models)
 		if len(r.Backends) == 0 {
 			v.add(f+".backends", "at least one backend is required")
 		}

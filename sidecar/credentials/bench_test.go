@@ -22,7 +22,7 @@ func BenchmarkCredentialPerCall(b *testing.B) {
 		{"static key", config.Provider{APIKeyEnv: "LLMROUTE_BENCH_KEY"}},
 		{"pool of 3 keys", config.Provider{APIKeys: []config.APIKey{
 			{Name: "a", Env: "LLMROUTE_BENCH_KEY"}, {Name: "b", Env: "LLMROUTE_BENCH_KEY", Weight: 2}, {Name: "c", Env: "LLMROUTE_BENCH_KEY", Models: []string{"gpt-5*"}}}}},
-		{"token file", config.Provider{TokenFile: writeBenchFile(b, dir)}},
+		{"token file", config.Provider{TokenFile: writeFile(b, dir, "token", "eyJhbGciOi.x.y")}},
 	} {
 		b.Run(tc.name, func(b *testing.B) {
 			tc.pc.Name, tc.pc.Type = "p", config.OpenAI
@@ -43,13 +43,4 @@ func BenchmarkCredentialPerCall(b *testing.B) {
 			}
 		})
 	}
-}
-
-func writeBenchFile(b *testing.B, dir string) string {
-	b.Helper()
-	f := dir + "/token"
-	if err := writeFileErr(f, "eyJhbGciOi.x.y"); err != nil {
-		b.Fatal(err)
-	}
-	return f
 }

@@ -178,8 +178,8 @@ func TestGoogleExternalAccount(t *testing.T) {
 		if st.Issued != 1+wantImp {
 			t.Errorf("issued %d", st.Issued)
 		}
-		if exp := s.cur.Load().expiry; exp.Before(time.Now().Add(59*time.Minute)) || exp.After(time.Now().Add(time.Hour)) {
-			t.Errorf("expiry %s, want in about an hour", exp)
+		if until := s.cur.Load().usableUntil; until.Before(time.Now().Add(59*time.Minute)) || until.After(time.Now().Add(time.Hour)) {
+			t.Errorf("usable until %s, want in about an hour", until)
 		}
 	}
 }

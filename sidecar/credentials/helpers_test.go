@@ -61,8 +61,8 @@ func (t *fakeTimer) Stop() bool {
 }
 
 // Advance moves the clock on by d and fires the timers that came due, in
-// order, and returns how many fired.
-func (c *fakeClock) Advance(d time.Duration) int {
+// order.
+func (c *fakeClock) Advance(d time.Duration) {
 	c.mu.Lock()
 	c.now = c.now.Add(d)
 	var due []*fakeTimer
@@ -77,7 +77,6 @@ func (c *fakeClock) Advance(d time.Duration) int {
 	for _, t := range due {
 		go t.f()
 	}
-	return len(due)
 }
 
 // next returns how long until the earliest pending timer, and false if none is.
@@ -200,13 +199,11 @@ func (s *tokens) waitIdle(t *testing.T) {
 	}
 }
 
-func writeFile(t *testing.T, dir, name, content string) string {
+func writeFile(t testing.TB, dir, name, content string) string {
 	t.Helper()
 	f := filepath.Join(dir, name)
-	if err := writeFileErr(f, content); err != nil {
+	if err := os.WriteFile(f, []byte(content), 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return f
 }
-
-func writeFileErr(file, content string) error { return os.WriteFile(file, []byte(content), 0o600) }

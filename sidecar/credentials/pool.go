@@ -54,7 +54,7 @@ type poolKey struct {
 }
 
 type keyState struct {
-	coolUntil atomic.Int64 // UnixNano; cooling down while in the future
+	coolUntil atomic.Int64 // UnixNano; cooling down while in the future; 0 when not
 	refused   atomic.Bool  // answered 401 or 403: set aside
 }
 
@@ -113,11 +113,11 @@ func (k *poolKey) serves(model string) bool {
 
 func (p *pool) Pick(_ context.Context, call Call) (*Credential, error) {
 	model := call.Model
-	now := p.clock.Now().UnixNano()
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	var best *poolKey
 	total, serving := 0, 0
+	var now int64     // read once a key has a cool-down to compare it with
 	var coolest int64 // the earliest end of a cool-down among the keys that serve
 	for _, k := range p.keys {
 		if !k.serves(model) {
@@ -127,11 +127,19 @@ func (p *pool) Pick(_ context.Context, call Call) (*Credential, error) {
 		if k.st.refused.Load() {
 			continue
 		}
-		if until := k.st.coolUntil.Load(); until > now {
-			if coolest == 0 || until < coolest {
-				coolest = until
+		if until := k.st.coolUntil.Load(); until != 0 {
+			if now == 0 {
+				now = p.clock.Now().UnixNano()
 			}
-			continue
+			if until > now {
+				if coolest == 0 || until < coolest {
+					coolest = until
+				}
+				continue
+			}
+			// Cooled down: forget it, so that the picks to come need not
+			// read the clock for it (unless a new 429 came meanwhile).
+			k.st.coolUntil.CompareAndSwap(until, 0)
 		}
 		if call.Stable {
 			return &k.cred, nil

@@ -75,9 +75,10 @@ type tokens struct {
 }
 
 type token struct {
-	cred        Credential
-	expiry      time.Time // zero: the endpoint gave no lifetime; used until refused
-	usableUntil time.Time // expiry less a margin; zero with expiry
+	cred Credential
+	// usableUntil is the token's expiry less a margin; zero when the
+	// endpoint gave no lifetime: it is used until refused.
+	usableUntil time.Time
 	// forced: fetched because the token before it was refused. Cleared by
 	// a call that succeeds with it.
 	forced atomic.Bool
@@ -233,9 +234,7 @@ func (s *tokens) newToken(tok *oauth2.Token) (*token, time.Duration, error) {
 	if life <= 0 {
 		return nil, 0, errors.New("the token endpoint issued a token that had already expired")
 	}
-	now := s.clock.Now()
-	t.expiry = now.Add(life)
-	t.usableUntil = t.expiry.Add(-min(maxExpiryMargin, life/10))
+	t.usableUntil = s.clock.Now().Add(life - min(maxExpiryMargin, life/10))
 	return t, time.Duration(float64(life) * (0.5 + 0.25*s.rand())), nil
 }
 

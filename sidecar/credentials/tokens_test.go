@@ -205,6 +205,7 @@ func TestTokensCarriedOverReload(t *testing.T) {
 		t.Fatal("an unchanged token config got a new source: its token would be fetched again")
 	}
 	two.Activate(one)
+	two.Get("p").(*tokens).waitIdle(t) // a fetch Activate started would report before this returns
 	e.none(t)
 
 	three, err := Build(cfg("b"), two, env)
