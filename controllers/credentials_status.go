@@ -28,7 +28,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -128,8 +127,7 @@ func (r *CredentialsReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, err
 	}
 	r.recordTransition(base, route, c)
-	setCondition(route, llmv1alpha1.ConditionCredentialsHealthy, c.status, c.reason, c.message)
-	if !equality.Semantic.DeepEqual(base.Status, route.Status) {
+	if setCondition(route, llmv1alpha1.ConditionCredentialsHealthy, c.status, c.reason, c.message) {
 		patch := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
 		if err := r.Status().Patch(ctx, route, patch); err != nil {
 			if apierrors.IsConflict(err) {
