@@ -314,9 +314,13 @@ func TestREADMERoutesRender(t *testing.T) {
 		if err := yaml.UnmarshalStrict(m[1], &route); err != nil {
 			t.Fatalf("README route %d: %v", n, err)
 		}
-		if _, err := Render(&route); err != nil {
-			t.Errorf("README route %q does not render: %v", route.Name, err)
-		}
+		t.Run(route.Name, func(t *testing.T) {
+			cfg, err := Render(&route)
+			if err != nil {
+				t.Fatalf("README route %q does not render: %v", route.Name, err)
+			}
+			checkConfigAgreesWithMounts(t, &route, cfg)
+		})
 	}
 	if n == 0 {
 		t.Fatal("no LLMRoute in the README")
