@@ -28,7 +28,6 @@ import (
 	"time"
 
 	corev1 "k8s.io/api/core/v1"
-	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
 	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
@@ -53,7 +52,8 @@ const (
 	// DefaultCredentialsCheckInterval is how often a route with running pods
 	// is checked.
 	DefaultCredentialsCheckInterval = time.Minute
-	// DefaultCredentialsSampleSize is how many of a route's pods are asked.
+	// DefaultCredentialsSampleSize is how many of a route's pods are asked at
+	// most.
 	DefaultCredentialsSampleSize = 10
 )
 
@@ -87,9 +87,6 @@ type CredentialsReconciler struct {
 	// DefaultCredentialsCheckInterval. Each wait is drawn from [0.9, 1.1] of
 	// it, so that routes created together are not checked together.
 	Interval time.Duration
-	// SampleSize is how many of a route's pods are asked at most; zero means
-	// DefaultCredentialsSampleSize.
-	SampleSize int
 
 	httpClient *http.Client
 	initOnce   sync.Once
@@ -130,8 +127,7 @@ func (r *CredentialsReconciler) Reconcile(ctx context.Context, req ctrl.Request)
 		return ctrl.Result{}, err
 	}
 	r.recordTransition(base, route, c)
-	setCondition(route, llmv1alpha1.ConditionCredentialsHealthy, c.status, c.reason, c.message)
-	if !equality.Semantic.DeepEqual(base.Status, route.Status) {
+	if setCondition(route, llmv1alpha1.ConditionCredentialsHealthy, c.status, c.reason, c.message) {
 		patch := client.MergeFromWithOptions(base, client.MergeFromWithOptimisticLock{})
 		if err := r.Status().Patch(ctx, route, patch); err != nil {
 			if apierrors.IsConflict(err) {
@@ -170,7 +166,7 @@ func (r *CredentialsReconciler) check(ctx context.Context, route *llmv1alpha1.LL
 	// The same pods each time while they live, so the message does not
 	// change with the sample.
 	slices.SortFunc(candidates, func(a, b corev1.Pod) int { return strings.Compare(a.Name, b.Name) })
-	sample := candidates[:min(len(candidates), cmp.Or(r.SampleSize, DefaultCredentialsSampleSize))]
+	sample := candidates[:min(len(candidates), DefaultCredentialsSampleSize)]
 
 	c := summarizeCredentials(creds, r.scrape(ctx, sample), len(candidates))
 	if c.status == metav1.ConditionUnknown {

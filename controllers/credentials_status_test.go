@@ -31,6 +31,7 @@ import (
 
 	corev1 "k8s.io/api/core/v1"
 	eventsv1 "k8s.io/api/events/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/types"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -643,7 +644,7 @@ func TestEnvCredentialsHealthy(t *testing.T) {
 			if err != nil {
 				return err
 			}
-			c := findCondition(r, llmv1alpha1.ConditionCredentialsHealthy)
+			c := meta.FindStatusCondition(r.Status.Conditions, llmv1alpha1.ConditionCredentialsHealthy)
 			if c == nil || c.Status != status || c.Reason != reason {
 				return fmt.Errorf("CredentialsHealthy is %+v", c)
 			}

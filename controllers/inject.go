@@ -35,7 +35,7 @@ import (
 // in the sidecar only, read-only; and the SDK base URLs on the app containers
 // unless the pod opts out with InjectEnvAnnotation. It reads nothing but its
 // arguments, so it is tested without an API server, and the files it mounts
-// are the ones Render names (TokenFilePath, PodVolumePath).
+// are the ones Render names (config.TokenFile, config.PodVolumeDir).
 //
 // It is idempotent: a pod that already has a container named
 // SidecarContainerName is left alone and false is returned. A pod that lacks
@@ -93,7 +93,7 @@ func InjectSidecar(pod *corev1.Pod, route *llmv1alpha1.LLMRoute, s SidecarSettin
 }
 
 // tokensVolumeSource is the projected volume of the ServiceAccount tokens the
-// route's providers ask for, one file per provider (TokenFilePath), or nil
+// route's providers ask for, one file per provider (config.TokenFile), or nil
 // when none does. The kubelet requests each token for the pod's
 // ServiceAccount and audience, and renews it once 80% of its lifetime has
 // passed. The files have KeyFileMode, owned by root, like the keys; the

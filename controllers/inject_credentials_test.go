@@ -174,56 +174,65 @@ func TestRenderedConfigAgreesWithMounts(t *testing.T) {
 			if err != nil {
 				return // refused: nothing to mount
 			}
-			pod := newPod()
-			for _, p := range route.Spec.Providers {
-				if p.TokenFile != nil && findVolume(pod, p.TokenFile.Volume) == nil {
-					pod.Spec.Volumes = append(pod.Spec.Volumes, emptyDir(p.TokenFile.Volume))
-				}
-			}
-			mustInject(t, pod, route)
-
-			keys := map[string]bool{}
-			for _, u := range secretKeyUses(route) {
-				keys[u.File] = true
-			}
-			projected := map[string]bool{}
-			if v := findVolume(pod, TokensVolumeName); v != nil {
-				for _, s := range v.Projected.Sources {
-					projected[s.ServiceAccountToken.Path] = false
-				}
-			}
-			for _, f := range configFiles(cfg) {
-				m, rel := mountOf(sidecarMounts(t, pod), f)
-				if m == nil {
-					t.Errorf("%s: no mount in the sidecar provides it", f)
-					continue
-				}
-				v := findVolume(pod, m.Name)
-				switch {
-				case v == nil:
-					t.Errorf("%s: mount %q names no volume", f, m.Name)
-				case v.Secret != nil && v.Secret.SecretName == KeysSecretName(route.Name):
-					if !keys[rel] {
-						t.Errorf("%s: the keys Secret has no key %q", f, rel)
-					}
-				case v.Projected != nil:
-					if _, ok := projected[rel]; !ok {
-						t.Errorf("%s: the tokens volume projects no %q", f, rel)
-					}
-					projected[rel] = true
-				case v.EmptyDir != nil && slices.ContainsFunc(route.Spec.Providers, func(p llmv1alpha1.Provider) bool {
-					return p.TokenFile != nil && p.TokenFile.Volume == v.Name
-				}):
-				default:
-					t.Errorf("%s: provided by volume %+v, which holds no credential", f, v)
-				}
-			}
-			for path, used := range projected {
-				if !used {
-					t.Errorf("token %q is projected but the config never reads it", path)
-				}
-			}
+			checkConfigAgreesWithMounts(t, route, cfg)
 		})
+	}
+}
+
+// checkConfigAgreesWithMounts injects the sidecar for route into a pod that
+// has the volumes its tokenFile providers name, and checks that every file
+// cfg (route's rendered config) names is provided by one of the sidecar's
+// mounts, and that every projected token is read.
+func checkConfigAgreesWithMounts(t *testing.T, route *llmv1alpha1.LLMRoute, cfg *config.Config) {
+	t.Helper()
+	pod := newPod()
+	for _, p := range route.Spec.Providers {
+		if p.TokenFile != nil && findVolume(pod, p.TokenFile.Volume) == nil {
+			pod.Spec.Volumes = append(pod.Spec.Volumes, emptyDir(p.TokenFile.Volume))
+		}
+	}
+	mustInject(t, pod, route)
+
+	keys := map[string]bool{}
+	for _, u := range secretKeyUses(route) {
+		keys[u.File] = true
+	}
+	projected := map[string]bool{}
+	if v := findVolume(pod, TokensVolumeName); v != nil {
+		for _, s := range v.Projected.Sources {
+			projected[s.ServiceAccountToken.Path] = false
+		}
+	}
+	for _, f := range configFiles(cfg) {
+		m, rel := mountOf(sidecarMounts(t, pod), f)
+		if m == nil {
+			t.Errorf("%s: no mount in the sidecar provides it", f)
+			continue
+		}
+		v := findVolume(pod, m.Name)
+		switch {
+		case v == nil:
+			t.Errorf("%s: mount %q names no volume", f, m.Name)
+		case v.Secret != nil && v.Secret.SecretName == KeysSecretName(route.Name):
+			if !keys[rel] {
+				t.Errorf("%s: the keys Secret has no key %q", f, rel)
+			}
+		case v.Projected != nil:
+			if _, ok := projected[rel]; !ok {
+				t.Errorf("%s: the tokens volume projects no %q", f, rel)
+			}
+			projected[rel] = true
+		case v.EmptyDir != nil && slices.ContainsFunc(route.Spec.Providers, func(p llmv1alpha1.Provider) bool {
+			return p.TokenFile != nil && p.TokenFile.Volume == v.Name
+		}):
+		default:
+			t.Errorf("%s: provided by volume %+v, which holds no credential", f, v)
+		}
+	}
+	for path, used := range projected {
+		if !used {
+			t.Errorf("token %q is projected but the config never reads it", path)
+		}
 	}
 }
 

@@ -47,9 +47,10 @@ func (r *LLMRouteReconciler) render(_ context.Context, route *llmv1alpha1.LLMRou
 	return nil
 }
 
-// setCondition sets a condition for the route's current generation.
-func setCondition(route *llmv1alpha1.LLMRoute, typ string, status metav1.ConditionStatus, reason, message string) {
-	meta.SetStatusCondition(&route.Status.Conditions, metav1.Condition{
+// setCondition sets a condition for the route's current generation, and
+// reports whether that changed it.
+func setCondition(route *llmv1alpha1.LLMRoute, typ string, status metav1.ConditionStatus, reason, message string) bool {
+	return meta.SetStatusCondition(&route.Status.Conditions, metav1.Condition{
 		Type:               typ,
 		Status:             status,
 		Reason:             reason,

@@ -29,6 +29,7 @@ import (
 	corev1 "k8s.io/api/core/v1"
 	"k8s.io/apimachinery/pkg/api/equality"
 	apierrors "k8s.io/apimachinery/pkg/api/errors"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	toolscache "k8s.io/client-go/tools/cache"
 	ctrl "sigs.k8s.io/controller-runtime"
@@ -284,7 +285,7 @@ func TestEnvNamespacedInstall(t *testing.T) {
 		if err := admin.Get(ctx, client.ObjectKey{Namespace: "watched", Name: "chat"}, &r); err != nil {
 			return err
 		}
-		if c := findCondition(&r, llmv1alpha1.ConditionReady); c == nil || c.Status != metav1.ConditionTrue {
+		if c := meta.FindStatusCondition(r.Status.Conditions, llmv1alpha1.ConditionReady); c == nil || c.Status != metav1.ConditionTrue {
 			return fmt.Errorf("Ready = %+v", c)
 		}
 		return nil
@@ -315,13 +316,4 @@ func TestEnvNamespacedInstall(t *testing.T) {
 	} else if HasSidecar(elsewhere) {
 		t.Error("a pod outside the watched namespaces was injected")
 	}
-}
-
-func findCondition(r *llmv1alpha1.LLMRoute, typ string) *metav1.Condition {
-	for i := range r.Status.Conditions {
-		if r.Status.Conditions[i].Type == typ {
-			return &r.Status.Conditions[i]
-		}
-	}
-	return nil
 }

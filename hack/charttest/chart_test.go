@@ -863,11 +863,12 @@ func TestKubeVersion(t *testing.T) {
 // refused users' labelled pods on a real cluster. Kubernetes 1.29 has no
 // sleep action, so there the chart renders none.
 func TestManagerDrainsBeforeStopping(t *testing.T) {
-	c := render(t, "--kube-version", "1.30.0").managerContainer()
+	r := render(t, "--kube-version", "1.30.0")
+	c := r.managerContainer()
 	if c.Lifecycle == nil || c.Lifecycle.PreStop == nil || c.Lifecycle.PreStop.Sleep == nil || c.Lifecycle.PreStop.Sleep.Seconds < 5 {
-		t.Errorf("manager lifecycle = %+v, want a preStop sleep of at least 5 s", c.Lifecycle)
+		t.Fatalf("manager lifecycle = %+v, want a preStop sleep of at least 5 s", c.Lifecycle)
 	}
-	d := render(t, "--kube-version", "1.30.0").deployment()
+	d := r.deployment()
 	if g := d.Spec.Template.Spec.TerminationGracePeriodSeconds; g == nil || *g < c.Lifecycle.PreStop.Sleep.Seconds+5 {
 		t.Errorf("terminationGracePeriodSeconds = %v: the preStop sleep must leave time to stop", g)
 	}
