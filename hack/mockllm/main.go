@@ -174,12 +174,7 @@ func run(addr string, opts mock.Options, ts *mock.TokenServer) error {
 	m := mock.New(opts)
 	var h http.Handler = m
 	if ts != nil {
-		mux := http.NewServeMux()
-		mux.Handle("/", m)
-		for _, p := range []string{mock.TokenPath, mock.STSPath, mock.ImpersonationPrefix, "/mock/token", "/mock/token/stats"} {
-			mux.Handle(p, ts)
-		}
-		h = mux
+		h = ts.InFrontOf(m)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Printf("mockllm %s listening on %s\n", opts.Name, ln.Addr())
