@@ -71,7 +71,8 @@ func (d *demo) expiringTokens(ctx context.Context) error {
 
 	say("calls every 100ms for three token lifetimes:")
 	t0 := time.Now()
-	calls, issued := 0, ts.Stats().Issued
+	before := ts.Stats()
+	calls, late, issued := 0, 0, before.Issued
 	for time.Since(t0) < 3*tokenLifetime+tokenLifetime/4 {
 		status, attempts, err := d.quietCall(ctx, proxy)
 		if err != nil {
@@ -79,6 +80,7 @@ func (d *demo) expiringTokens(ctx context.Context) error {
 		}
 		calls++
 		if status != http.StatusOK || attempts != "1" {
+			late++
 			say("call at %s: %d, attempts %s", time.Since(t0).Round(time.Millisecond), status, attempts)
 		}
 		if n := ts.Stats().Issued; n != issued {
@@ -92,9 +94,13 @@ func (d *demo) expiringTokens(ctx context.Context) error {
 			return err
 		}
 	}
-	st := ts.Stats()
-	say("%d calls in %s, each answered 200 at its first attempt; azure refused %d tokens",
-		calls, time.Since(t0).Round(100*time.Millisecond), st.Rejected)
+	refused := ts.Stats().Rejected - before.Rejected
+	d.tally.mu.Lock()
+	d.tally.lateTokenCalls += late
+	d.tally.refusedTokens += refused
+	d.tally.mu.Unlock()
+	say("%d calls in %s, %d of them answered 200 at their first attempt; azure refused %d tokens",
+		calls, time.Since(t0).Round(100*time.Millisecond), calls-late, refused)
 
 	say("the identity platform revokes every token it issued: the next call is refused once, then sent with a new token:")
 	ts.Revoke()
