@@ -176,18 +176,28 @@ func (d *demo) startProviders(ctx context.Context) error {
 		{"local", "", "healthy", mock.Faults{}},
 	} {
 		m := mock.New(mock.Options{Name: p.name, APIKey: p.key, Faults: p.faults, StreamChunks: 6, StreamInterval: 40 * time.Millisecond})
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		addr, err := d.serveMock(p.name, m, m)
 		if err != nil {
 			return err
 		}
-		srv := &http.Server{Handler: m}
-		go srv.Serve(ln)
-		d.defer_(func() { m.Close(); srv.Close() })
-		d.mocks[p.name] = m
-		d.urls[p.name] = "http://" + ln.Addr().String()
-		say("%-7s on %s: %s", p.name, ln.Addr(), p.note)
+		d.urls[p.name] = "http://" + addr
+		say("%-7s on %s: %s", p.name, addr, p.note)
 	}
 	return nil
+}
+
+// serveMock serves h, which is or fronts the fake provider m, on a loopback
+// port until the demo ends, and returns the address.
+func (d *demo) serveMock(name string, m *mock.Server, h http.Handler) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	d.defer_(func() { m.Close(); srv.Close() })
+	d.mocks[name] = m
+	return ln.Addr().String(), nil
 }
 
 func (d *demo) applyRoute(ctx context.Context) error {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -31,19 +30,12 @@ func (d *demo) expiringTokens(ctx context.Context) error {
 	d.stepf("A provider with short-lived OAuth2 tokens: the sidecar refreshes them ahead of expiry")
 	ts := mock.NewTokenServer(mock.TokenOptions{ClientID: "llmroute-demo", ClientSecret: "demo-secret", Lifetime: tokenLifetime})
 	m := mock.New(mock.Options{Name: "azure", Tokens: ts})
-	mux := http.NewServeMux()
-	mux.Handle("/", m)
-	mux.Handle(mock.TokenPath, ts)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := d.serveMock("azure", m, ts.InFrontOf(m))
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: mux}
-	go srv.Serve(ln)
-	d.defer_(func() { m.Close(); srv.Close() })
-	d.mocks["azure"] = m
-	url := "http://" + ln.Addr().String()
-	say("provider azure and its identity platform on %s: tokens live %s, and azure refuses any other", ln.Addr(), tokenLifetime)
+	url := "http://" + addr
+	say("provider azure and its identity platform on %s: tokens live %s, and azure refuses any other", addr, tokenLifetime)
 
 	cfg, err := d.writeTokenConfig(url)
 	if err != nil {
