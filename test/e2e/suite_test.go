@@ -165,21 +165,10 @@ func indent(s string) string {
 func eventually(t *testing.T, what string, timeout time.Duration, check func() error) time.Duration {
 	t.Helper()
 	start := time.Now()
-	deadline := start.Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return time.Since(start)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, timeout, err)
-		}
-		select {
-		case <-t.Context().Done():
-			t.Fatalf("%s: %v", what, t.Context().Err())
-		case <-time.After(250 * time.Millisecond):
-		}
+	if err := process.Poll(t.Context(), what, timeout, 250*time.Millisecond, func(context.Context) error { return check() }); err != nil {
+		t.Fatal(err)
 	}
+	return time.Since(start)
 }
 
 var httpClient = &http.Client{Timeout: 90 * time.Second}
