@@ -636,6 +636,22 @@ func (s *suite) bumpRoute(t *testing.T) int64 {
 	return gen
 }
 
+// waitReconciled waits until the route's status has caught up with
+// generation gen.
+func (s *suite) waitReconciled(t *testing.T, what string, gen int64, timeout time.Duration) {
+	t.Helper()
+	eventually(t, what, timeout, func() error {
+		var r llmv1alpha1.LLMRoute
+		if err := s.cr.Get(t.Context(), client.ObjectKey{Namespace: appNS, Name: route}, &r); err != nil {
+			return err
+		}
+		if r.Status.ObservedGeneration < gen {
+			return fmt.Errorf("observedGeneration %d, want %d", r.Status.ObservedGeneration, gen)
+		}
+		return nil
+	})
+}
+
 func (s *suite) tryBumpRoute(t *testing.T) (int64, error) {
 	t.Helper()
 	var r llmv1alpha1.LLMRoute
@@ -672,16 +688,7 @@ func (s *suite) operatorFailover(t *testing.T) {
 	start := time.Now()
 	s.kubectl(t, "delete", "pod", old, "--namespace", releaseNS)
 	gen := s.bumpRoute(t)
-	eventually(t, "another replica reconciling", 60*time.Second, func() error {
-		var r llmv1alpha1.LLMRoute
-		if err := s.cr.Get(t.Context(), client.ObjectKey{Namespace: appNS, Name: route}, &r); err != nil {
-			return err
-		}
-		if r.Status.ObservedGeneration < gen {
-			return fmt.Errorf("observedGeneration %d, want %d", r.Status.ObservedGeneration, gen)
-		}
-		return nil
-	})
+	s.waitReconciled(t, "another replica reconciling", gen, 60*time.Second)
 	now, _ := s.leader(t)
 	t.Logf("leader %s deleted; %s took over and reconciled %s after the delete began", old, now, time.Since(start).Round(100*time.Millisecond))
 	if now == old || now == "" {
@@ -853,16 +860,7 @@ func (s *suite) uninstallReinstall(t *testing.T) {
 		return err
 	})
 	t.Logf("a route change was admitted %s after helm install --wait returned", admitted.Round(100*time.Millisecond))
-	eventually(t, "the reinstalled operator reconciling", 60*time.Second, func() error {
-		var r llmv1alpha1.LLMRoute
-		if err := s.cr.Get(t.Context(), client.ObjectKey{Namespace: appNS, Name: route}, &r); err != nil {
-			return err
-		}
-		if r.Status.ObservedGeneration < gen {
-			return fmt.Errorf("observedGeneration %d, want %d", r.Status.ObservedGeneration, gen)
-		}
-		return nil
-	})
+	s.waitReconciled(t, "the reinstalled operator reconciling", gen, 60*time.Second)
 	lag := time.Since(start)
 	t.Logf("after the reinstall, a route change was reconciled %s after helm install --wait returned", lag.Round(100*time.Millisecond))
 	if lag > 5*time.Second {
