@@ -301,8 +301,15 @@ func scenarios(o *Options) []scenario {
 			out, took := e.post(ctx, sc)
 			c.expect(out.Status == 200 && out.Provider == "fallback", "status %d from %s", out.Status, out.Provider)
 			c.expect(took >= 600*time.Millisecond && took < 1600*time.Millisecond, "took %s for 2 attempts of 300 ms", took.Round(time.Millisecond))
-			time.Sleep(50 * time.Millisecond) // the mock counts a hang when it ends
-			st, _ := e.primary.Stats()
+			// The mock counts a hang when the held request ends, which the
+			// sidecar's timeout makes happen just before it tries elsewhere.
+			var st mock.Stats
+			_ = process.Poll(ctx, "the primary's hangs counted", 2*time.Second, 10*time.Millisecond, func(context.Context) (err error) {
+				if st, err = e.primary.Stats(); err == nil && st.Hangs < 2 {
+					err = fmt.Errorf("%d hangs", st.Hangs)
+				}
+				return err
+			})
 			c.expect(st.Hangs == 2, "primary held %d requests", st.Hangs)
 			return nil
 		}},

@@ -1,12 +1,8 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"time"
 
 	"github.com/osmen-ai/llmroute/hack/mockllm/mock"
@@ -35,21 +31,24 @@ func (m *Mock) BaseURL() string { return m.URL + "/v1" }
 
 // SetFaults replaces the mock's server-wide faults (the zero Faults heals it).
 func (m *Mock) SetFaults(f mock.Faults) error {
-	b, err := json.Marshal(f)
-	if err != nil {
-		return err
-	}
-	return m.control(http.MethodPost, "/mock/faults", b, nil)
+	ctx, cancel := controlContext()
+	defer cancel()
+	return m.named(m.control().SetFaults(ctx, f))
 }
 
 // Reset zeroes the mock's counters.
-func (m *Mock) Reset() error { return m.control(http.MethodPost, "/mock/reset", nil, nil) }
+func (m *Mock) Reset() error {
+	ctx, cancel := controlContext()
+	defer cancel()
+	return m.named(m.control().ResetStats(ctx))
+}
 
 // Stats reads the mock's counters.
 func (m *Mock) Stats() (mock.Stats, error) {
-	var s mock.Stats
-	err := m.control(http.MethodGet, "/mock/stats", nil, &s)
-	return s, err
+	ctx, cancel := controlContext()
+	defer cancel()
+	s, err := m.control().Stats(ctx)
+	return s, m.named(err)
 }
 
 // Requests is the number of API requests the mock has received, or -1 when
@@ -62,24 +61,17 @@ func (m *Mock) Requests() int64 {
 	return s.Requests
 }
 
-func (m *Mock) control(method, path string, body []byte, out any) error {
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-	defer cancel()
-	req, err := http.NewRequestWithContext(ctx, method, m.URL+path, bytes.NewReader(body))
-	if err != nil {
-		return err
-	}
-	resp, err := http.DefaultClient.Do(req)
+// control is the client of the mock's control API.
+func (m *Mock) control() mock.Client { return mock.Client{URL: m.URL} }
+
+// controlContext bounds a call of a mock's control API.
+func controlContext() (context.Context, context.CancelFunc) {
+	return context.WithTimeout(context.Background(), 5*time.Second)
+}
+
+func (m *Mock) named(err error) error {
 	if err != nil {
 		return fmt.Errorf("mock %s: %w", m.Name, err)
-	}
-	defer resp.Body.Close()
-	b, _ := io.ReadAll(resp.Body)
-	if resp.StatusCode >= 300 {
-		return fmt.Errorf("mock %s: %s %s: %s: %s", m.Name, method, path, resp.Status, b)
-	}
-	if out != nil {
-		return json.Unmarshal(b, out)
 	}
 	return nil
 }

@@ -13,6 +13,7 @@ import (
 
 	"github.com/go-logr/logr"
 	corev1 "k8s.io/api/core/v1"
+	"k8s.io/apimachinery/pkg/api/meta"
 	metav1 "k8s.io/apimachinery/pkg/apis/meta/v1"
 	"k8s.io/apimachinery/pkg/runtime"
 	utilyaml "k8s.io/apimachinery/pkg/util/yaml"
@@ -176,18 +177,28 @@ func (d *demo) startProviders(ctx context.Context) error {
 		{"local", "", "healthy", mock.Faults{}},
 	} {
 		m := mock.New(mock.Options{Name: p.name, APIKey: p.key, Faults: p.faults, StreamChunks: 6, StreamInterval: 40 * time.Millisecond})
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		addr, err := d.serveMock(p.name, m, m)
 		if err != nil {
 			return err
 		}
-		srv := &http.Server{Handler: m}
-		go srv.Serve(ln)
-		d.defer_(func() { m.Close(); srv.Close() })
-		d.mocks[p.name] = m
-		d.urls[p.name] = "http://" + ln.Addr().String()
-		say("%-7s on %s: %s", p.name, ln.Addr(), p.note)
+		d.urls[p.name] = "http://" + addr
+		say("%-7s on %s: %s", p.name, addr, p.note)
 	}
 	return nil
+}
+
+// serveMock serves h, which is or fronts the fake provider m, on a loopback
+// port until the demo ends, and returns the address.
+func (d *demo) serveMock(name string, m *mock.Server, h http.Handler) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	srv := &http.Server{Handler: h}
+	go srv.Serve(ln)
+	d.defer_(func() { m.Close(); srv.Close() })
+	d.mocks[name] = m
+	return ln.Addr().String(), nil
 }
 
 func (d *demo) applyRoute(ctx context.Context) error {
@@ -259,23 +270,24 @@ func (d *demo) sampleRoute() (*llmv1alpha1.LLMRoute, error) {
 // waitReady waits until the route is Ready with a configHash other than notHash.
 func (d *demo) waitReady(ctx context.Context, notHash string) (*llmv1alpha1.LLMRoute, error) {
 	var r llmv1alpha1.LLMRoute
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		err := d.k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "chat"}, &r)
-		if err == nil && r.Status.ObservedGeneration == r.Generation && r.Status.ConfigHash != notHash {
-			for _, c := range r.Status.Conditions {
-				if c.Type == llmv1alpha1.ConditionReady && c.Status == metav1.ConditionTrue {
-					return &r, nil
-				}
-			}
+	err := process.Poll(ctx, "the LLMRoute Ready", 30*time.Second, 100*time.Millisecond, func(ctx context.Context) error {
+		if err := d.k8s.Get(ctx, client.ObjectKey{Namespace: namespace, Name: "chat"}, &r); err != nil {
+			return err
 		}
-		if time.Now().After(deadline) {
-			return nil, fmt.Errorf("the LLMRoute did not become Ready: %+v", r.Status.Conditions)
+		switch {
+		case r.Status.ObservedGeneration != r.Generation:
+			return fmt.Errorf("observedGeneration %d, generation %d", r.Status.ObservedGeneration, r.Generation)
+		case r.Status.ConfigHash == notHash:
+			return fmt.Errorf("configHash still %q", notHash)
+		case !meta.IsStatusConditionTrue(r.Status.Conditions, llmv1alpha1.ConditionReady):
+			return fmt.Errorf("conditions %+v", r.Status.Conditions)
 		}
-		if err := sleep(ctx, 100*time.Millisecond); err != nil {
-			return nil, err
-		}
+		return nil
+	})
+	if err != nil {
+		return nil, err
 	}
+	return &r, nil
 }
 
 func (d *demo) createPod(ctx context.Context) error {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -31,19 +30,12 @@ func (d *demo) expiringTokens(ctx context.Context) error {
 	d.stepf("A provider with short-lived OAuth2 tokens: the sidecar refreshes them ahead of expiry")
 	ts := mock.NewTokenServer(mock.TokenOptions{ClientID: "llmroute-demo", ClientSecret: "demo-secret", Lifetime: tokenLifetime})
 	m := mock.New(mock.Options{Name: "azure", Tokens: ts})
-	mux := http.NewServeMux()
-	mux.Handle("/", m)
-	mux.Handle(mock.TokenPath, ts)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addr, err := d.serveMock("azure", m, ts.InFrontOf(m))
 	if err != nil {
 		return err
 	}
-	srv := &http.Server{Handler: mux}
-	go srv.Serve(ln)
-	d.defer_(func() { m.Close(); srv.Close() })
-	d.mocks["azure"] = m
-	url := "http://" + ln.Addr().String()
-	say("provider azure and its identity platform on %s: tokens live %s, and azure refuses any other", ln.Addr(), tokenLifetime)
+	url := "http://" + addr
+	say("provider azure and its identity platform on %s: tokens live %s, and azure refuses any other", addr, tokenLifetime)
 
 	cfg, err := d.writeTokenConfig(url)
 	if err != nil {
@@ -71,7 +63,8 @@ func (d *demo) expiringTokens(ctx context.Context) error {
 
 	say("calls every 100ms for three token lifetimes:")
 	t0 := time.Now()
-	calls, issued := 0, ts.Stats().Issued
+	before := ts.Stats()
+	calls, late, issued := 0, 0, before.Issued
 	for time.Since(t0) < 3*tokenLifetime+tokenLifetime/4 {
 		status, attempts, err := d.quietCall(ctx, proxy)
 		if err != nil {
@@ -79,6 +72,7 @@ func (d *demo) expiringTokens(ctx context.Context) error {
 		}
 		calls++
 		if status != http.StatusOK || attempts != "1" {
+			late++
 			say("call at %s: %d, attempts %s", time.Since(t0).Round(time.Millisecond), status, attempts)
 		}
 		if n := ts.Stats().Issued; n != issued {
@@ -92,9 +86,13 @@ func (d *demo) expiringTokens(ctx context.Context) error {
 			return err
 		}
 	}
-	st := ts.Stats()
-	say("%d calls in %s, each answered 200 at its first attempt; azure refused %d tokens",
-		calls, time.Since(t0).Round(100*time.Millisecond), st.Rejected)
+	refused := ts.Stats().Rejected - before.Rejected
+	d.tally.mu.Lock()
+	d.tally.lateTokenCalls += late
+	d.tally.refusedTokens += refused
+	d.tally.mu.Unlock()
+	say("%d calls in %s, %d of them answered 200 at their first attempt; azure refused %d tokens",
+		calls, time.Since(t0).Round(100*time.Millisecond), calls-late, refused)
 
 	say("the identity platform revokes every token it issued: the next call is refused once, then sent with a new token:")
 	ts.Revoke()

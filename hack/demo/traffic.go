@@ -38,6 +38,11 @@ type tally struct {
 	responses   bool // a Responses API call was served by a fallback during the outage
 	refreshes   int  // tokens fetched ahead of expiry while calls went on
 	reauthed    bool // a call refused for its token was served with a new one
+	// Calls over the tokens' lifetimes that were not answered 200 at their
+	// first attempt, and the tokens azure refused meanwhile: both 0 when
+	// every token was refreshed ahead of its expiry.
+	lateTokenCalls int
+	refusedTokens  int64
 
 	// Events from the sidecar's log, as they are written.
 	events []string
@@ -425,6 +430,8 @@ func (t *tally) verify() error {
 	check(t.streamed, "no response was streamed")
 	check(t.responses, "the Responses API call did not survive the outage by fallback")
 	check(t.refreshes >= 2, fmt.Sprintf("the sidecar refreshed the short-lived token %d times over three lifetimes, want at least 2", t.refreshes))
+	check(t.lateTokenCalls == 0 && t.refusedTokens == 0, fmt.Sprintf("over three token lifetimes %d calls needed more than one attempt and azure refused %d tokens: "+
+		"a token was not refreshed ahead of its expiry", t.lateTokenCalls, t.refusedTokens))
 	check(t.reauthed, "a call refused for its revoked token was not served with a new one")
 	if len(errs) == 0 {
 		fmt.Println("\nOK: every step of the chain worked.")

@@ -153,17 +153,15 @@ Flags:
 		logger := log.New(os.Stderr, "", log.Ltime|log.Lmicroseconds)
 		opts.Logf = logger.Printf
 	}
-	var ts *mock.TokenServer
 	if *issueTokens {
-		ts = mock.NewTokenServer(tokens)
-		opts.Tokens = ts
+		opts.Tokens = mock.NewTokenServer(tokens)
 	}
-	if err := run(*listen, opts, ts); err != nil {
+	if err := run(*listen, opts); err != nil {
 		log.Fatal(err)
 	}
 }
 
-func run(addr string, opts mock.Options, ts *mock.TokenServer) error {
+func run(addr string, opts mock.Options) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
@@ -173,13 +171,8 @@ func run(addr string, opts mock.Options, ts *mock.TokenServer) error {
 	}
 	m := mock.New(opts)
 	var h http.Handler = m
-	if ts != nil {
-		mux := http.NewServeMux()
-		mux.Handle("/", m)
-		for _, p := range []string{mock.TokenPath, mock.STSPath, mock.ImpersonationPrefix, "/mock/token", "/mock/token/stats"} {
-			mux.Handle(p, ts)
-		}
-		h = mux
+	if opts.Tokens != nil {
+		h = opts.Tokens.InFrontOf(m)
 	}
 	srv := &http.Server{Handler: h, ReadHeaderTimeout: 10 * time.Second}
 	fmt.Printf("mockllm %s listening on %s\n", opts.Name, ln.Addr())

@@ -3,6 +3,7 @@ package process
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -260,6 +261,31 @@ func TestWaitHTTPAndDialFailWithWhatTheyWaitedFor(t *testing.T) {
 	p.Stop()
 	if err := p.WaitDial(context.Background(), dead, 5*time.Second); err == nil || !strings.Contains(err.Error(), "silent exited") {
 		t.Errorf("WaitDial after the exit: %v", err)
+	}
+}
+
+func TestPoll(t *testing.T) {
+	tries := 0
+	err := Poll(context.Background(), "the third try", 5*time.Second, time.Millisecond, func(context.Context) error {
+		if tries++; tries < 3 {
+			return fmt.Errorf("try %d", tries)
+		}
+		return nil
+	})
+	if err != nil || tries != 3 {
+		t.Errorf("Poll = %v after %d tries, want nil after 3", err, tries)
+	}
+
+	notYet := errors.New("not yet")
+	err = Poll(context.Background(), "what never comes", 50*time.Millisecond, time.Millisecond, func(context.Context) error { return notYet })
+	if !errors.Is(err, notYet) || !strings.Contains(err.Error(), "waited 50ms for what never comes") {
+		t.Errorf("Poll after its timeout = %v, want it to say what it waited for and wrap the last reason", err)
+	}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	err = Poll(ctx, "what never comes", time.Minute, time.Millisecond, func(context.Context) error { cancel(); return notYet })
+	if !errors.Is(err, context.Canceled) {
+		t.Errorf("Poll once its context ended = %v, want context.Canceled", err)
 	}
 }
 

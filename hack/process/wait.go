@@ -93,31 +93,71 @@ func (p *Process) WaitDial(ctx context.Context, addr string, timeout time.Durati
 	})
 }
 
+// Poll calls try until it returns nil, timeout passes or ctx ends, pausing
+// every between two tries: the wait for something that is not a child's
+// (an object's status, another program's answer). The error says what it
+// waited for and, after a timeout, wraps the last reason try gave.
+func Poll(ctx context.Context, what string, timeout, every time.Duration, try func(context.Context) error) error {
+	switch end, last := pollLoop(ctx, timeout, every, nil, try); end {
+	case timedOut:
+		return fmt.Errorf("waited %s for %s: %w", timeout, what, last)
+	case canceled:
+		return fmt.Errorf("waiting for %s: %w", what, ctx.Err())
+	}
+	return nil
+}
+
 // poll calls try until it succeeds, the child exits, timeout passes or ctx
 // ends. Each try gets at most a second.
 func (p *Process) poll(ctx context.Context, what string, timeout time.Duration, try func(context.Context) error) error {
+	bounded := func(ctx context.Context) error {
+		tctx, cancel := context.WithTimeout(ctx, time.Second)
+		defer cancel()
+		return try(tctx)
+	}
+	switch end, last := pollLoop(ctx, timeout, pollEvery, p.done, bounded); end {
+	case exited:
+		return p.exitError(what)
+	case timedOut:
+		return p.timeoutError(what, timeout, last)
+	case canceled:
+		return fmt.Errorf("%s: waiting for %s: %w", p.Name, what, ctx.Err())
+	}
+	return nil
+}
+
+// pollEnd is why a poll ended.
+type pollEnd int
+
+const (
+	succeeded pollEnd = iota
+	exited            // the child exited
+	timedOut
+	canceled // ctx ended
+)
+
+// pollLoop calls try, pausing every between two tries, until it succeeds,
+// done is closed (nil: never), timeout passes or ctx ends. last is try's
+// last error.
+func pollLoop(ctx context.Context, timeout, every time.Duration, done <-chan struct{}, try func(context.Context) error) (end pollEnd, last error) {
 	deadline := time.NewTimer(timeout)
 	defer deadline.Stop()
-	var last error
 	for {
-		tctx, cancel := context.WithTimeout(ctx, time.Second)
-		last = try(tctx)
-		cancel()
-		if last == nil {
-			return nil
+		if last = try(ctx); last == nil {
+			return succeeded, nil
 		}
-		pause := time.NewTimer(pollEvery)
+		pause := time.NewTimer(every)
 		select {
 		case <-pause.C:
-		case <-p.done:
+		case <-done:
 			pause.Stop()
-			return p.exitError(what)
+			return exited, last
 		case <-deadline.C:
 			pause.Stop()
-			return p.timeoutError(what, timeout, last)
+			return timedOut, last
 		case <-ctx.Done():
 			pause.Stop()
-			return fmt.Errorf("%s: waiting for %s: %w", p.Name, what, ctx.Err())
+			return canceled, last
 		}
 	}
 }

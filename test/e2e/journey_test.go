@@ -22,6 +22,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	llmv1alpha1 "github.com/osmen-ai/llmroute/api/v1alpha1"
+	"github.com/osmen-ai/llmroute/hack/mockllm/mock"
 	"github.com/osmen-ai/llmroute/test/e2e/appapi"
 )
 
@@ -199,7 +200,7 @@ func (s *suite) deployMocks(t *testing.T) {
 			}
 			for _, p := range list.Items {
 				if podReady(&p) == nil {
-					s.mocks[name] = fmt.Sprintf("http://%s:%d", p.Status.PodIP, mockPort)
+					s.mocks[name] = mock.Client{URL: fmt.Sprintf("http://%s:%d", p.Status.PodIP, mockPort), HTTP: httpClient}
 					return nil
 				}
 			}
@@ -431,8 +432,8 @@ func (s *suite) sdkCalls(t *testing.T) {
 }
 
 func (s *suite) fallback(t *testing.T) {
-	s.mock(t, "openai", http.MethodPost, "/mock/faults", map[string]any{"down": true}, nil)
-	t.Cleanup(func() { s.mock(t, "openai", http.MethodPost, "/mock/faults", map[string]any{}, nil) })
+	s.setFaults(t, "openai", mock.Faults{Down: true})
+	t.Cleanup(func() { s.setFaults(t, "openai", mock.Faults{}) })
 
 	// Three attempts on openai (retryOn 503), then claude.
 	r := s.call(t, appapi.Chat, "gpt-4o-mini")
@@ -445,14 +446,16 @@ func (s *suite) fallback(t *testing.T) {
 	if !r.OK || r.Provider != "claude" || r.Chunks < 1 {
 		t.Errorf("stream during the outage: ok=%v provider %q chunks %d, want claude", r.OK, r.Provider, r.Chunks)
 	}
-	var st mockStats
-	s.mock(t, "openai", http.MethodGet, "/mock/stats", nil, &st)
+	st, err := s.mockStats("openai")
+	if err != nil {
+		t.Fatal(err)
+	}
 	if st.Faults["down"] < 3 {
 		t.Errorf("openai mock answered %d calls with its outage, want at least 3", st.Faults["down"])
 	}
 
 	// Recovery: once the breaker's openTimeout passes, openai serves again.
-	s.mock(t, "openai", http.MethodPost, "/mock/faults", map[string]any{}, nil)
+	s.setFaults(t, "openai", mock.Faults{})
 	eventually(t, "openai serving again after the outage", 20*time.Second, func() error {
 		if r := s.call(t, appapi.Chat, "gpt-4o-mini"); r.Provider != "openai" {
 			return fmt.Errorf("served by %q", r.Provider)
@@ -515,9 +518,9 @@ func (s *suite) rotateKey(t *testing.T) {
 	s.waitServedBy(t, "openai", 10*time.Second)
 
 	// The provider accepts both keys while the new one propagates...
-	s.mock(t, "openai", http.MethodPut, "/mock/keys", map[string]any{"keys": []string{openAIKey, openAIRotatedKey}}, nil)
+	s.setKeys(t, "openai", openAIKey, openAIRotatedKey)
 	t.Cleanup(func() {
-		s.mock(t, "openai", http.MethodPut, "/mock/keys", map[string]any{"keys": []string{openAIKey, openAIRotatedKey}}, nil)
+		s.setKeys(t, "openai", openAIKey, openAIRotatedKey)
 	})
 	s.kubectlApply(t, fmt.Sprintf(`apiVersion: v1
 kind: Secret
@@ -536,8 +539,8 @@ stringData: {api-key: %s}
 		return nil
 	})
 	took := eventually(t, "the sidecar sending the new key", 90*time.Second, func() error {
-		var st mockStats
-		if err := httpJSON(http.MethodGet, s.mocks["openai"]+"/mock/stats", nil, &st); err != nil {
+		st, err := s.mockStats("openai")
+		if err != nil {
 			return err
 		}
 		if st.LastAuthorization != "Bearer "+openAIRotatedKey {
@@ -551,7 +554,7 @@ stringData: {api-key: %s}
 	s.reloads++
 
 	// ...then only the new one, for ten more calls.
-	s.mock(t, "openai", http.MethodPut, "/mock/keys", map[string]any{"keys": []string{openAIRotatedKey}}, nil)
+	s.setKeys(t, "openai", openAIRotatedKey)
 	s.waitMoreCalls(t, 10)
 	sum := stop()
 	for _, r := range sum.Results {
@@ -633,6 +636,22 @@ func (s *suite) bumpRoute(t *testing.T) int64 {
 	return gen
 }
 
+// waitReconciled waits until the route's status has caught up with
+// generation gen.
+func (s *suite) waitReconciled(t *testing.T, what string, gen int64, timeout time.Duration) {
+	t.Helper()
+	eventually(t, what, timeout, func() error {
+		var r llmv1alpha1.LLMRoute
+		if err := s.cr.Get(t.Context(), client.ObjectKey{Namespace: appNS, Name: route}, &r); err != nil {
+			return err
+		}
+		if r.Status.ObservedGeneration < gen {
+			return fmt.Errorf("observedGeneration %d, want %d", r.Status.ObservedGeneration, gen)
+		}
+		return nil
+	})
+}
+
 func (s *suite) tryBumpRoute(t *testing.T) (int64, error) {
 	t.Helper()
 	var r llmv1alpha1.LLMRoute
@@ -669,16 +688,7 @@ func (s *suite) operatorFailover(t *testing.T) {
 	start := time.Now()
 	s.kubectl(t, "delete", "pod", old, "--namespace", releaseNS)
 	gen := s.bumpRoute(t)
-	eventually(t, "another replica reconciling", 60*time.Second, func() error {
-		var r llmv1alpha1.LLMRoute
-		if err := s.cr.Get(t.Context(), client.ObjectKey{Namespace: appNS, Name: route}, &r); err != nil {
-			return err
-		}
-		if r.Status.ObservedGeneration < gen {
-			return fmt.Errorf("observedGeneration %d, want %d", r.Status.ObservedGeneration, gen)
-		}
-		return nil
-	})
+	s.waitReconciled(t, "another replica reconciling", gen, 60*time.Second)
 	now, _ := s.leader(t)
 	t.Logf("leader %s deleted; %s took over and reconciled %s after the delete began", old, now, time.Since(start).Round(100*time.Millisecond))
 	if now == old || now == "" {
@@ -850,16 +860,7 @@ func (s *suite) uninstallReinstall(t *testing.T) {
 		return err
 	})
 	t.Logf("a route change was admitted %s after helm install --wait returned", admitted.Round(100*time.Millisecond))
-	eventually(t, "the reinstalled operator reconciling", 60*time.Second, func() error {
-		var r llmv1alpha1.LLMRoute
-		if err := s.cr.Get(t.Context(), client.ObjectKey{Namespace: appNS, Name: route}, &r); err != nil {
-			return err
-		}
-		if r.Status.ObservedGeneration < gen {
-			return fmt.Errorf("observedGeneration %d, want %d", r.Status.ObservedGeneration, gen)
-		}
-		return nil
-	})
+	s.waitReconciled(t, "the reinstalled operator reconciling", gen, 60*time.Second)
 	lag := time.Since(start)
 	t.Logf("after the reinstall, a route change was reconciled %s after helm install --wait returned", lag.Round(100*time.Millisecond))
 	if lag > 5*time.Second {

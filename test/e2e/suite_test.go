@@ -28,6 +28,7 @@ import (
 	"sigs.k8s.io/yaml"
 
 	llmv1alpha1 "github.com/osmen-ai/llmroute/api/v1alpha1"
+	"github.com/osmen-ai/llmroute/hack/mockllm/mock"
 	"github.com/osmen-ai/llmroute/hack/process"
 	"github.com/osmen-ai/llmroute/test/e2e/appapi"
 )
@@ -73,10 +74,10 @@ type suite struct {
 	// cr reads and writes LLMRoutes as the API's Go types.
 	cr client.Client
 
-	appIP   string            // the app pod's IP
-	mocks   map[string]string // mock provider name -> its pod's base URL
-	calls   int               // calls the app made through its sidecar, as the suite counted them
-	reloads int               // reloads of the sidecar's config the suite saw take effect
+	appIP   string                 // the app pod's IP
+	mocks   map[string]mock.Client // mock provider name -> its pod's control API
+	calls   int                    // calls the app made through its sidecar, as the suite counted them
+	reloads int                    // reloads of the sidecar's config the suite saw take effect
 }
 
 func newSuite(t *testing.T) *suite {
@@ -100,7 +101,7 @@ func newSuite(t *testing.T) *suite {
 	if err != nil {
 		t.Fatal(err)
 	}
-	return &suite{env: e, cs: cs, cr: cr, mocks: map[string]string{}}
+	return &suite{env: e, cs: cs, cr: cr, mocks: map[string]mock.Client{}}
 }
 
 // run runs a command as the user would type it, logs it with its output,
@@ -164,21 +165,10 @@ func indent(s string) string {
 func eventually(t *testing.T, what string, timeout time.Duration, check func() error) time.Duration {
 	t.Helper()
 	start := time.Now()
-	deadline := start.Add(timeout)
-	for {
-		err := check()
-		if err == nil {
-			return time.Since(start)
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %s: %v", what, timeout, err)
-		}
-		select {
-		case <-t.Context().Done():
-			t.Fatalf("%s: %v", what, t.Context().Err())
-		case <-time.After(250 * time.Millisecond):
-		}
+	if err := process.Poll(t.Context(), what, timeout, 250*time.Millisecond, func(context.Context) error { return check() }); err != nil {
+		t.Fatal(err)
 	}
+	return time.Since(start)
 }
 
 var httpClient = &http.Client{Timeout: 90 * time.Second}
@@ -349,21 +339,27 @@ func (s *suite) admissions(t *testing.T) func() (int, []string) {
 	}
 }
 
-// mock sends a control request to a mock provider's pod.
-func (s *suite) mock(t *testing.T, name, method, path string, body, out any) {
+// setFaults replaces a mock provider's server-wide faults (the zero Faults
+// heals it). Not t.Context(): cleanups heal the mocks too, after it is
+// cancelled.
+func (s *suite) setFaults(t *testing.T, name string, f mock.Faults) {
 	t.Helper()
-	if err := httpJSON(method, s.mocks[name]+path, body, out); err != nil {
+	if err := s.mocks[name].SetFaults(context.Background(), f); err != nil {
 		t.Fatalf("mock %s: %v", name, err)
 	}
 }
 
-// mockStats is the part of a mock's /mock/stats the suite reads.
-type mockStats struct {
-	Requests          int64            `json:"requests"`
-	Faults            map[string]int64 `json:"faults"`
-	Statuses          map[string]int64 `json:"statuses"`
-	LastAuthorization string           `json:"last_authorization"`
-	LastAPIKey        string           `json:"last_api_key"`
+// setKeys replaces the API keys a mock provider accepts.
+func (s *suite) setKeys(t *testing.T, name string, keys ...string) {
+	t.Helper()
+	if err := s.mocks[name].SetAPIKeys(context.Background(), keys); err != nil {
+		t.Fatalf("mock %s: %v", name, err)
+	}
+}
+
+// mockStats reads a mock provider's counters.
+func (s *suite) mockStats(name string) (mock.Stats, error) {
+	return s.mocks[name].Stats(context.Background())
 }
 
 // metrics scrapes a Prometheus text endpoint into sample -> value, the

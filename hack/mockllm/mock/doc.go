@@ -207,6 +207,7 @@
 //	GET  /mock/keys     {"count":N}, how many keys are accepted (never the keys)
 //
 // The control routes are never faulted, authenticated, echoed or counted.
+// [Client] calls them from Go.
 //
 // # Token endpoints
 //
@@ -236,5 +237,6 @@
 //	POST /mock/token         {"down":true}, {"lifetime":"2s"}, {"revoke":true}
 //	GET  /mock/token/stats   the TokenStats
 //
-// The mockllm command serves both on one listener with --issue-tokens.
+// The mockllm command serves both on one listener with --issue-tokens, as
+// [TokenServer.InFrontOf] puts them.
 package mock

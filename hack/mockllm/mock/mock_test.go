@@ -1,7 +1,6 @@
 package mock
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/base64"
@@ -9,7 +8,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/osmen-ai/llmroute/sidecar/translate"
 	"io"
 	"math"
 	"net/http"
@@ -20,6 +18,9 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/osmen-ai/llmroute/sidecar/sse"
+	"github.com/osmen-ai/llmroute/sidecar/translate"
 )
 
 // The wire formats, as a client decodes them. Pointers tell null from absent
@@ -142,35 +143,22 @@ type anError struct {
 
 type sseEvent struct{ name, data string }
 
-// readEvents parses a text/event-stream. It returns the events read and the
-// read error, if the stream did not end cleanly.
+// readEvents reads a text/event-stream with the sidecar's own SSE reader,
+// the mock's real consumer. It returns the events read (comment-only blocks
+// left out) and the read error, if the stream did not end cleanly.
 func readEvents(r io.Reader) ([]sseEvent, error) {
-	br := bufio.NewReader(r)
+	sr := sse.NewReader(r)
 	var evs []sseEvent
-	var cur sseEvent
-	open := false
 	for {
-		line, err := br.ReadString('\n')
+		ev, err := sr.Next()
+		if err == io.EOF {
+			return evs, nil
+		}
 		if err != nil {
-			if err == io.EOF && line == "" && !open {
-				return evs, nil
-			}
-			if err == io.EOF {
-				err = io.ErrUnexpectedEOF
-			}
 			return evs, err
 		}
-		line = strings.TrimRight(line, "\r\n")
-		switch {
-		case line == "":
-			if open {
-				evs = append(evs, cur)
-			}
-			cur, open = sseEvent{}, false
-		case strings.HasPrefix(line, "event: "):
-			cur.name, open = line[len("event: "):], true
-		case strings.HasPrefix(line, "data: "):
-			cur.data, open = cur.data+line[len("data: "):], true
+		if ev.HasData() || ev.Name != "" {
+			evs = append(evs, sseEvent{ev.Name, string(ev.Data)})
 		}
 	}
 }

@@ -496,15 +496,15 @@ func appendTextPart(b []byte, quoted []byte) []byte {
 }
 
 // beginEvent starts a Responses API stream event: event: TYPE, and data
-// that opens with the type and the next sequence number. The caller
-// appends the other members and calls endEvent.
+// that opens with the type and its sequence number, the count of the events
+// before it. The caller appends the other members and calls endEvent.
 func beginEvent(e *events, typ string) {
+	seq := len(e.spans)
 	e.begin(typ)
 	e.buf = append(e.buf, `{"type":"`...)
 	e.buf = append(e.buf, typ...)
 	e.buf = append(e.buf, `","sequence_number":`...)
-	e.buf = strconv.AppendInt(e.buf, int64(e.seq), 10)
-	e.seq++
+	e.buf = strconv.AppendInt(e.buf, int64(seq), 10)
 }
 
 func endEvent(e *events, content bool) {

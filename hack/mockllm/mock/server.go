@@ -7,6 +7,7 @@ import (
 	"io"
 	"math/rand/v2"
 	"net/http"
+	"net/http/httptest"
 	"slices"
 	"strconv"
 	"strings"
@@ -282,7 +283,7 @@ func (s *Server) serveInternal(ctx context.Context, method, path string, header 
 	r.Header = header.Clone()
 	r.Header.Set("Content-Type", "application/json")
 	r.Header.Del("Content-Length") // the batch's, not this request's
-	rec := &recorder{header: http.Header{}}
+	rec := httptest.NewRecorder()
 	rt := lookup(method, r.URL.Path)
 	x := s.newExchange(rec, r, rt)
 	x.internal = true
@@ -294,33 +295,8 @@ func (s *Server) serveInternal(ctx context.Context, method, path string, header 
 	} else {
 		rt.handle(x)
 	}
-	if rec.status == 0 {
-		rec.status = http.StatusOK
-	}
-	return rec.status, rec.body.Bytes(), x.requestID
+	return rec.Code, rec.Body.Bytes(), x.requestID
 }
-
-// recorder is the http.ResponseWriter of an internal request.
-type recorder struct {
-	header http.Header
-	status int
-	body   bytes.Buffer
-}
-
-func (r *recorder) Header() http.Header { return r.header }
-
-func (r *recorder) WriteHeader(status int) {
-	if r.status == 0 {
-		r.status = status
-	}
-}
-
-func (r *recorder) Write(b []byte) (int, error) {
-	r.WriteHeader(http.StatusOK)
-	return r.body.Write(b)
-}
-
-func (r *recorder) Flush() {}
 
 // admit makes the checks a request meets once its body is decoded (so that
 // errors can name its model) and before it is answered: the API key, the

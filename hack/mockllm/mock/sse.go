@@ -13,7 +13,6 @@ type events struct {
 	buf   []byte
 	spans []span
 	mark  int
-	seq   int // the next sequence_number, in the Responses API's streams
 }
 
 type span struct {
@@ -59,7 +58,6 @@ func (e *events) truncateAfterContent(n int) {
 	}
 	e.buf = e.buf[:e.spans[k].end]
 	e.spans = e.spans[:k+1]
-	e.seq = len(e.spans)
 }
 
 // writeStream sends evs as a 200 text/event-stream, flushing after every

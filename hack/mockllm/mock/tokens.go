@@ -216,6 +216,18 @@ func (ts *TokenServer) issue() (token string, expiresIn int64, expiry time.Time)
 	return token, expiresIn, expiry
 }
 
+// InFrontOf returns a handler that sends ts's token routes and control API
+// to ts and every other request to provider: a provider and its identity
+// platform on one address, as hack/mockllm --issue-tokens serves them.
+func (ts *TokenServer) InFrontOf(provider http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/", provider)
+	for _, p := range []string{TokenPath, STSPath, ImpersonationPrefix, "/mock/token", "/mock/token/stats"} {
+		mux.Handle(p, ts)
+	}
+	return mux
+}
+
 // ServeHTTP answers the token routes and the control API.
 func (ts *TokenServer) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	switch p := r.URL.Path; {

@@ -257,3 +257,43 @@ func TestProviderAcceptsOnlyLiveTokens(t *testing.T) {
 		t.Errorf("stats %+v", st)
 	}
 }
+
+// InFrontOf puts the token routes and their control API on the provider's
+// address and leaves every other path, /mock/ ones included, to the
+// provider.
+func TestTokenServerInFrontOfProvider(t *testing.T) {
+	ts := NewTokenServer(TokenOptions{})
+	m := New(Options{Name: "fronted", Tokens: ts})
+	srv := httptest.NewServer(ts.InFrontOf(m))
+	defer srv.Close()
+	defer m.Close()
+
+	code, _, body := postForm(t, srv.URL+TokenPath, url.Values{"grant_type": {"client_credentials"}})
+	tok, _ := body["access_token"].(string)
+	if code != 200 || tok == "" {
+		t.Fatalf("POST %s: %d %v", TokenPath, code, body)
+	}
+	req, _ := http.NewRequest(http.MethodGet, srv.URL+"/v1/models", nil)
+	req.Header.Set("Authorization", "Bearer "+tok)
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 || resp.Header.Get("X-Mock-Name") != "fronted" {
+		t.Errorf("GET /v1/models with the token: %d, x-mock-name %q", resp.StatusCode, resp.Header.Get("X-Mock-Name"))
+	}
+	if _, err := (Client{URL: srv.URL}).Stats(t.Context()); err != nil {
+		t.Errorf("the provider's control API: %v", err)
+	}
+	resp, err = http.Get(srv.URL + "/mock/token/stats")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var st TokenStats
+	err = json.NewDecoder(resp.Body).Decode(&st)
+	resp.Body.Close()
+	if err != nil || st.Issued != 1 || st.Accepted != 1 {
+		t.Errorf("GET /mock/token/stats: %v %+v", err, st)
+	}
+}
