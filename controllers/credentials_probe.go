@@ -33,21 +33,8 @@ import (
 	"github.com/osmen-ai/llmroute/sidecar/config"
 )
 
-// CredentialStateMetric is the gauge each sidecar exports on its admin port:
-// one series per provider and credential, labelled provider and key (an
-// apiKeys entry's name, "<secret>/<key>", or the credential's kind).
-const CredentialStateMetric = "llmroute_credential_state"
-
-// The values of CredentialStateMetric.
-const (
-	credentialUsable      = 0 // usable
-	credentialCoolingDown = 1 // answered with 429; the other keys serve meanwhile
-	credentialRefused     = 2 // answered with 401 or 403; set aside until its Secret changes
-	credentialUnavailable = 3 // no token could be obtained
-)
-
 // credentialStates is what one sidecar reports: provider → key → state.
-type credentialStates map[string]map[string]int
+type credentialStates map[string]map[string]config.CredentialState
 
 // maxMetricsBytes bounds what the operator reads of one sidecar's metrics: a
 // sidecar's whole exposition is tens of kilobytes, and whatever answers on
@@ -77,7 +64,7 @@ func metricsURL(ip string) string {
 	return "http://" + net.JoinHostPort(ip, strconv.Itoa(config.DefaultAdminPort)) + "/metrics"
 }
 
-// scrapeCredentialStates reads CredentialStateMetric from a sidecar's metrics
+// scrapeCredentialStates reads config.CredentialStateMetric from a sidecar's metrics
 // endpoint. The answer is parsed, not trusted: only its label values are
 // kept, and the caller keeps only those that name the route's own providers
 // and credentials. Redirects are not followed.
@@ -108,7 +95,7 @@ func scrapeCredentialStates(ctx context.Context, c *http.Client, url string) (cr
 		return nil, fmt.Errorf("parse %s: %w", url, err)
 	}
 	states := credentialStates{}
-	for _, m := range families[CredentialStateMetric].GetMetric() {
+	for _, m := range families[config.CredentialStateMetric].GetMetric() {
 		var provider, key string
 		for _, l := range m.GetLabel() {
 			switch l.GetName() {
@@ -123,9 +110,9 @@ func scrapeCredentialStates(ctx context.Context, c *http.Client, url string) (cr
 			continue
 		}
 		if states[provider] == nil {
-			states[provider] = map[string]int{}
+			states[provider] = map[string]config.CredentialState{}
 		}
-		states[provider][key] = int(v)
+		states[provider][key] = config.CredentialState(v)
 	}
 	return states, nil
 }

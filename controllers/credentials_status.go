@@ -65,7 +65,7 @@ const EventReasonCredentialsRecovered = "CredentialsRecovered"
 const maxFindings = 8
 
 // CredentialsReconciler sets each LLMRoute's CredentialsHealthy condition
-// from what the sidecars of its pods report: the gauge CredentialStateMetric
+// from what the sidecars of its pods report: the gauge config.CredentialStateMetric
 // on their admin port, read from a sample of the route's running pods about
 // once a minute. A failing credential is named by its provider and its Secret
 // name and key (or its kind: a projected token, an OAuth2 client), with how
@@ -299,16 +299,16 @@ func summarizeCredentials(creds []routeCredential, reports []podReport, running 
 	case reporting == 0:
 		return credentialsCondition{status: metav1.ConditionUnknown, reason: llmv1alpha1.ReasonNotReported,
 			message: fmt.Sprintf("The sidecars of %d of the %s report no state of the route's credentials (%s): "+
-				"a sidecar image older than the operator's?", answered, sampled, CredentialStateMetric)}
+				"a sidecar image older than the operator's?", answered, sampled, config.CredentialStateMetric)}
 	}
 
 	type finding struct {
 		cred  routeCredential
-		state int
+		state config.CredentialState
 		pods  int
 	}
 	var found []finding
-	for _, state := range []int{credentialRefused, credentialUnavailable} {
+	for _, state := range []config.CredentialState{config.CredentialRefused, config.CredentialUnavailable} {
 		for _, c := range creds {
 			n := 0
 			for _, rep := range reports {
@@ -333,7 +333,7 @@ func summarizeCredentials(creds []routeCredential, reports []podReport, running 
 	reason := llmv1alpha1.ReasonTokenUnavailable
 	var msgs, ids []string
 	for i, f := range found {
-		if f.state == credentialRefused {
+		if f.state == config.CredentialRefused {
 			reason = llmv1alpha1.ReasonKeyRefused
 		}
 		ids = append(ids, fmt.Sprintf("%s/%s=%d", f.cred.provider, f.cred.key, f.state))
@@ -344,7 +344,7 @@ func summarizeCredentials(creds []routeCredential, reports []podReport, running 
 			continue
 		}
 		what := "could not be obtained"
-		if f.state == credentialRefused {
+		if f.state == config.CredentialRefused {
 			what = "was refused (401/403)"
 			if !f.cred.token {
 				what += " and is set aside until its Secret changes"

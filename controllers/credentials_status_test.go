@@ -46,10 +46,10 @@ import (
 func sidecarMetrics(series ...string) string {
 	var b strings.Builder
 	b.WriteString("# HELP llmroute_in_flight_requests Requests being served.\n# TYPE llmroute_in_flight_requests gauge\nllmroute_in_flight_requests 0\n")
-	b.WriteString("# HELP " + CredentialStateMetric + " 0 usable, 1 cooling down, 2 refused, 3 unavailable.\n")
-	b.WriteString("# TYPE " + CredentialStateMetric + " gauge\n")
+	b.WriteString("# HELP " + config.CredentialStateMetric + " 0 usable, 1 cooling down, 2 refused, 3 unavailable.\n")
+	b.WriteString("# TYPE " + config.CredentialStateMetric + " gauge\n")
 	for _, s := range series {
-		b.WriteString(CredentialStateMetric + s + "\n")
+		b.WriteString(config.CredentialStateMetric + s + "\n")
 	}
 	b.WriteString("# HELP go_goroutines Goroutines.\n# TYPE go_goroutines gauge\ngo_goroutines 12\n")
 	return b.String()
@@ -187,16 +187,16 @@ func TestRouteCredentials(t *testing.T) {
 func TestSummarizeCredentials(t *testing.T) {
 	creds := routeCredentials(credentialsRoute())
 	usable := credentialStates{"openai": {"team-keys/a": 0, "team-keys/b": 0}, "static": {"apiKey": 0}}
-	with := func(provider, key string, state int) credentialStates {
+	with := func(provider, key string, state config.CredentialState) credentialStates {
 		s := credentialStates{}
 		for p, keys := range usable {
-			s[p] = map[string]int{}
+			s[p] = map[string]config.CredentialState{}
 			for k, v := range keys {
 				s[p][k] = v
 			}
 		}
 		if s[provider] == nil {
-			s[provider] = map[string]int{}
+			s[provider] = map[string]config.CredentialState{}
 		}
 		s[provider][key] = state
 		return s
@@ -226,28 +226,28 @@ func TestSummarizeCredentials(t *testing.T) {
 			// A key cooling down after a 429 is the pool at work, not a
 			// problem to report: the other keys serve meanwhile.
 			name:       "a key cooling down is usable",
-			reports:    []podReport{ok("a", with("openai", "team-keys/b", credentialCoolingDown))},
+			reports:    []podReport{ok("a", with("openai", "team-keys/b", config.CredentialCoolingDown))},
 			running:    25,
 			wantStatus: metav1.ConditionTrue, wantReason: llmv1alpha1.ReasonCredentialsUsable,
 			wantMsg: []string{"1 of the 1 sampled pods (of 25 running)"},
 		},
 		{
 			name:       "a refused key, named by Secret and key, with how many pods report it",
-			reports:    []podReport{ok("a", with("openai", "team-keys/b", credentialRefused)), ok("b", usable), ok("c", with("openai", "team-keys/b", credentialRefused))},
+			reports:    []podReport{ok("a", with("openai", "team-keys/b", config.CredentialRefused)), ok("b", usable), ok("c", with("openai", "team-keys/b", config.CredentialRefused))},
 			running:    3,
 			wantStatus: metav1.ConditionFalse, wantReason: llmv1alpha1.ReasonKeyRefused,
 			wantMsg: []string{`provider "openai": the key in Secret "team-keys" key "b" was refused (401/403) and is set aside until its Secret changes in 2 of 3 pods`},
 		},
 		{
 			name:       "a token that cannot be obtained",
-			reports:    []podReport{ok("a", with("azure", "oauth2", credentialUnavailable))},
+			reports:    []podReport{ok("a", with("azure", "oauth2", config.CredentialUnavailable))},
 			running:    1,
 			wantStatus: metav1.ConditionFalse, wantReason: llmv1alpha1.ReasonTokenUnavailable,
 			wantMsg: []string{`provider "azure": the OAuth2 token of client "client", asserted with the ServiceAccount token for audience "api://AzureADTokenExchange" could not be obtained in 1 of 1 pods`},
 		},
 		{
 			name:       "a refused token: no Secret to change",
-			reports:    []podReport{ok("a", with("gateway", "token", credentialRefused))},
+			reports:    []podReport{ok("a", with("gateway", "token", config.CredentialRefused))},
 			running:    1,
 			wantStatus: metav1.ConditionFalse, wantReason: llmv1alpha1.ReasonKeyRefused,
 			wantMsg:  []string{`provider "gateway": the ServiceAccount token for audience "gateway" was refused (401/403) in 1 of 1 pods`},
@@ -255,8 +255,8 @@ func TestSummarizeCredentials(t *testing.T) {
 		},
 		{
 			name: "refused and unavailable: refused first, both named",
-			reports: []podReport{ok("a", with("vertex", "google", credentialUnavailable)),
-				ok("b", with("static", "apiKey", credentialRefused))},
+			reports: []podReport{ok("a", with("vertex", "google", config.CredentialUnavailable)),
+				ok("b", with("static", "apiKey", config.CredentialRefused))},
 			running:    2,
 			wantStatus: metav1.ConditionFalse, wantReason: llmv1alpha1.ReasonKeyRefused,
 			wantMsg: []string{`provider "static": the key in Secret "creds" key "api-key" was refused`,
@@ -266,15 +266,15 @@ func TestSummarizeCredentials(t *testing.T) {
 			// A pod's endpoint is not trusted: only the route's own
 			// credentials are reported, whatever label values it sends.
 			name: "labels the route does not name are ignored",
-			reports: []podReport{ok("a", with("openai", "sk-live-SECRETVALUE", credentialRefused)),
-				ok("b", with("evil", "team-keys/a", credentialRefused))},
+			reports: []podReport{ok("a", with("openai", "sk-live-SECRETVALUE", config.CredentialRefused)),
+				ok("b", with("evil", "team-keys/a", config.CredentialRefused))},
 			running:    2,
 			wantStatus: metav1.ConditionTrue, wantReason: llmv1alpha1.ReasonCredentialsUsable,
 			notInMsg: []string{"SECRETVALUE", "evil"},
 		},
 		{
 			name:       "some pods do not answer",
-			reports:    []podReport{ok("a", with("openai", "team-keys/a", credentialRefused)), failed("b")},
+			reports:    []podReport{ok("a", with("openai", "team-keys/a", config.CredentialRefused)), failed("b")},
 			running:    2,
 			wantStatus: metav1.ConditionFalse, wantReason: llmv1alpha1.ReasonKeyRefused,
 			wantMsg: []string{"in 1 of 1 pods; 1 of the 2 sampled pods did not answer"},
@@ -291,7 +291,7 @@ func TestSummarizeCredentials(t *testing.T) {
 			reports:    []podReport{ok("a", credentialStates{}), ok("b", credentialStates{"other": {"apiKey": 2}})},
 			running:    2,
 			wantStatus: metav1.ConditionUnknown, wantReason: llmv1alpha1.ReasonNotReported,
-			wantMsg: []string{"The sidecars of 2 of the 2 sampled pods report no state", CredentialStateMetric},
+			wantMsg: []string{"The sidecars of 2 of the 2 sampled pods report no state", config.CredentialStateMetric},
 		},
 	}
 	for _, tt := range tests {
@@ -324,7 +324,7 @@ func TestSummarizeCredentialsBoundsTheMessage(t *testing.T) {
 	creds := routeCredentials(newRoute("chat", pooled("openai", "team-keys", keys...)))
 	states := credentialStates{"openai": {}}
 	for _, k := range keys {
-		states["openai"]["team-keys/"+k] = credentialRefused
+		states["openai"]["team-keys/"+k] = config.CredentialRefused
 	}
 	c := summarizeCredentials(creds, []podReport{{pod: "a", states: states}}, 1)
 	if got := strings.Count(c.message, "provider \"openai\""); got != maxFindings {

@@ -34,7 +34,39 @@ const (
 	PodVolumesDir = "/etc/llmroute/volumes"
 )
 
-// The key label of llmroute_credential_state for a provider with a single
+// CredentialStateMetric is the gauge each sidecar exports on its admin
+// port, one series per provider and credential (labels provider and key); the
+// operator reads it for a route's CredentialsHealthy condition.
+const CredentialStateMetric = "llmroute_credential_state"
+
+// CredentialState is a credential's condition: the value of
+// CredentialStateMetric.
+type CredentialState int
+
+// The states, numbered as the metric reports them.
+const (
+	CredentialUsable      CredentialState = 0 // it is sent
+	CredentialCoolingDown CredentialState = 1 // answered 429: a pool's other keys serve until it cools down
+	CredentialRefused     CredentialState = 2 // answered 401 or 403: a pool sets it aside until its file changes
+	CredentialUnavailable CredentialState = 3 // no token could be obtained
+)
+
+func (s CredentialState) String() string {
+	switch s {
+	case CredentialCoolingDown:
+		return "cooling_down"
+	case CredentialRefused:
+		return "refused"
+	case CredentialUnavailable:
+		return "unavailable"
+	}
+	return "usable"
+}
+
+// MarshalText writes the state's name.
+func (s CredentialState) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
+
+// The key label of CredentialStateMetric for a provider with a single
 // credential: its kind. A key of apiKeys is labelled with its name.
 const (
 	CredentialKindAPIKey = "apiKey"

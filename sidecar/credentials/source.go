@@ -98,31 +98,17 @@ type Answer struct {
 	HasRetryAfter bool
 }
 
-// State is a credential's condition, the value of llmroute_credential_state.
-type State int
+// State is a credential's condition, the value of llmroute_credential_state;
+// the operator reads it too, so it is defined with the sidecar's contract.
+type State = config.CredentialState
 
 // The states.
 const (
-	Usable      State = 0 // it is sent
-	CoolingDown State = 1 // answered 429: the pool's other keys serve until it cools down
-	Refused     State = 2 // answered 401 or 403: a pool sets it aside until its file changes
-	Unavailable State = 3 // no token could be obtained
+	Usable      = config.CredentialUsable
+	CoolingDown = config.CredentialCoolingDown
+	Refused     = config.CredentialRefused
+	Unavailable = config.CredentialUnavailable
 )
-
-func (s State) String() string {
-	switch s {
-	case CoolingDown:
-		return "cooling_down"
-	case Refused:
-		return "refused"
-	case Unavailable:
-		return "unavailable"
-	}
-	return "usable"
-}
-
-// MarshalText writes the state's name.
-func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
 // Status is a source's condition, for /readyz, /debug/providers and the
 // state metric.

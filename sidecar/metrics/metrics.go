@@ -12,6 +12,8 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
+
+	"github.com/osmen-ai/llmroute/sidecar/config"
 )
 
 // Metrics holds every collector, registered on its own registry.
@@ -134,7 +136,7 @@ func New() *Metrics {
 			Buckets: []float64{.00001, .00002, .00005, .0001, .0002, .0005, .001, .002, .005, .01},
 		}),
 	}
-	m.CredentialState = &CredentialStates{desc: prometheus.NewDesc("llmroute_credential_state",
+	m.CredentialState = &CredentialStates{desc: prometheus.NewDesc(config.CredentialStateMetric,
 		"State of each credential of a provider: 0 usable, 1 cooling down after a 429, 2 refused by the provider (401/403), "+
 			"3 unavailable (no token could be obtained). key is the apiKeys name, or the source's kind (apiKey, token, oauth2, google).",
 		[]string{"provider", "key"}, nil)}
@@ -159,11 +161,11 @@ func New() *Metrics {
 // without a timer to say so.
 type CredentialStates struct {
 	desc *prometheus.Desc
-	list atomic.Pointer[func(yield func(provider, key string, state int))]
+	list atomic.Pointer[func(yield func(provider, key string, state config.CredentialState))]
 }
 
 // Set installs what lists the states: it calls yield once per credential.
-func (c *CredentialStates) Set(list func(yield func(provider, key string, state int))) {
+func (c *CredentialStates) Set(list func(yield func(provider, key string, state config.CredentialState))) {
 	c.list.Store(&list)
 }
 
@@ -176,7 +178,7 @@ func (c *CredentialStates) Collect(ch chan<- prometheus.Metric) {
 	if list == nil {
 		return
 	}
-	(*list)(func(provider, key string, state int) {
+	(*list)(func(provider, key string, state config.CredentialState) {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(state), provider, key)
 	})
 }

@@ -5,6 +5,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/osmen-ai/llmroute/sidecar/config"
 )
 
 var metricName = regexp.MustCompile(`\b(?:llmroute|gen_ai)_[a-z_]+`)
@@ -27,7 +29,7 @@ func registered(t *testing.T) map[string]bool {
 	m.Reloads.WithLabelValues("success").Inc()
 	m.KeyAttempts.WithLabelValues("p", "k", OutcomeSuccess).Inc()
 	m.TokenFetches.WithLabelValues("p", "success").Inc()
-	m.CredentialState.Set(func(yield func(provider, key string, state int)) { yield("p", "k", 0) })
+	m.CredentialState.Set(func(yield func(provider, key string, state config.CredentialState)) { yield("p", "k", 0) })
 	families, err := m.Registry.Gather()
 	if err != nil {
 		t.Fatal(err)

@@ -94,11 +94,11 @@ func (px *Proxy) credentialReadiness() (waiting, notReady []string) {
 }
 
 // credentialStates lists each credential's state, for llmroute_credential_state.
-func (px *Proxy) credentialStates(yield func(provider, key string, state int)) {
+func (px *Proxy) credentialStates(yield func(provider, key string, state config.CredentialState)) {
 	rt := px.route.Load()
 	for _, pc := range rt.cfg.Providers {
 		for _, k := range rt.providers[pc.Name].creds.Status().Keys {
-			yield(pc.Name, k.Name, int(k.State))
+			yield(pc.Name, k.Name, k.State)
 		}
 	}
 }
