@@ -45,9 +45,10 @@ func (id identity) Error(status int, body []byte, message string) []byte {
 // identityStream relays a stream event by event, reading the usage and the
 // sequence numbers as they pass.
 type identityStream struct {
-	f     Format
-	usage Usage
-	seq   int64 // Responses: the last sequence_number seen
+	f         Format
+	usage     Usage
+	anthropic anthropicStreamUsage // Messages: the counts as they are reported
+	seq       int64                // Responses: the last sequence_number seen
 }
 
 func (s *identityStream) Usage() Usage { return s.usage }
@@ -108,24 +109,20 @@ func (s *identityStream) chatEvent(ev sse.Event) EventKind {
 }
 
 // messagesEvent reads an Anthropic event. Input tokens arrive in
-// message_start, output tokens (cumulative) in message_delta.
+// message_start, output tokens (cumulative) in message_delta; they are read
+// as the translators read them, so a stream counts the same whatever the
+// client's format.
 func (s *identityStream) messagesEvent(ev sse.Event) EventKind {
 	name := anthropicEventName(ev)
 	switch name {
 	case "message_start":
 		if bytes.Contains(ev.Data, usageKey) {
-			if u, ok := readUsage(Messages, Member(Member(ev.Data, "message"), "usage")); ok {
-				s.usage.InputTokens = u.InputTokens
-				s.usage.OutputTokens = max(s.usage.OutputTokens, u.OutputTokens)
-			}
+			s.anthropic.read(Member(Member(ev.Data, "message"), "usage"))
+			s.usage = s.anthropic.usage()
 		}
 	case "message_delta":
-		if u, ok := readUsage(Messages, Member(ev.Data, "usage")); ok {
-			s.usage.OutputTokens = u.OutputTokens
-			if u.InputTokens > 0 {
-				s.usage.InputTokens = u.InputTokens
-			}
-		}
+		s.anthropic.read(Member(ev.Data, "usage"))
+		s.usage = s.anthropic.usage()
 	}
 	return anthropicEventKind(name)
 }

@@ -5,40 +5,34 @@ package translate
 
 // anthropicStreamUsage is what an Anthropic stream has reported. Its counts
 // are cumulative: message_start has the input, message_delta the output so
-// far, and a later value replaces an earlier one.
+// far (and may repeat the input), so the largest value reported stands — a 0
+// that a compatible server sends in message_delta does not erase the input
+// message_start reported.
 type anthropicStreamUsage struct {
 	inputTokens, cacheWrite, cacheRead, outputTokens, thinkingTokens int64
 }
 
-// read records the counts of a usage object.
+// read records the counts of a usage object. A count that is not a whole
+// number reads as 0, which the largest-stands rule ignores.
 func (u *anthropicStreamUsage) read(raw []byte) {
 	it := objectMembers(raw)
 	for it.next() {
-		n, ok := parseInt(it.val)
+		n, _ := parseInt(it.val)
 		switch string(it.key) {
 		case "input_tokens":
-			if ok {
-				u.inputTokens = n
-			}
+			u.inputTokens = max(u.inputTokens, n)
 		case "output_tokens":
-			if ok {
-				u.outputTokens = n
-			}
+			u.outputTokens = max(u.outputTokens, n)
 		case "cache_creation_input_tokens":
-			if ok {
-				u.cacheWrite = n
-			}
+			u.cacheWrite = max(u.cacheWrite, n)
 		case "cache_read_input_tokens":
-			if ok {
-				u.cacheRead = n
-			}
+			u.cacheRead = max(u.cacheRead, n)
 		case "output_tokens_details":
 			d := objectMembers(it.val)
 			for d.next() {
 				if string(d.key) == "thinking_tokens" {
-					if n, ok := parseInt(d.val); ok {
-						u.thinkingTokens = n
-					}
+					n, _ := parseInt(d.val)
+					u.thinkingTokens = max(u.thinkingTokens, n)
 				}
 			}
 		}

@@ -456,3 +456,30 @@ func TestTranslateStreamReadError(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// An Anthropic stream counts the same tokens whatever the client's format:
+// the identity and the translators read its usage one way. A compatible
+// server's message_delta that repeats the input as 0 does not erase it.
+func TestAnthropicStreamUsageAgreesAcrossFormats(t *testing.T) {
+	stream := []byte("event: message_start\n" +
+		`data: {"type":"message_start","message":{"id":"msg_1","type":"message","role":"assistant","content":[],"model":"claude-sonnet-4-5","usage":{"input_tokens":25,"cache_read_input_tokens":5,"cache_creation_input_tokens":0,"output_tokens":1}}}` + "\n\n" +
+		"event: content_block_start\n" + `data: {"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}` + "\n\n" +
+		"event: content_block_delta\n" + `data: {"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hi"}}` + "\n\n" +
+		"event: content_block_stop\n" + `data: {"type":"content_block_stop","index":0}` + "\n\n" +
+		"event: message_delta\n" + `data: {"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},"usage":{"input_tokens":0,"output_tokens":12}}` + "\n\n" +
+		"event: message_stop\n" + `data: {"type":"message_stop"}` + "\n\n")
+	want := Usage{InputTokens: 30, OutputTokens: 12}
+	for _, client := range []Format{Messages, ChatCompletions, Responses} {
+		st := New(client, Messages).Stream()
+		var out []byte
+		for _, ev := range readEvents(stream) {
+			var err error
+			if out, _, err = st.Event(out[:0], ev); err != nil {
+				t.Fatalf("%s client: %v", client, err)
+			}
+		}
+		if got := st.Usage(); got != want {
+			t.Errorf("%s client: usage %+v, want %+v", client, got, want)
+		}
+	}
+}
