@@ -41,7 +41,7 @@ help: ## Show this help.
 
 .PHONY: demo
 demo: envtest build ## Run the whole chain on this machine: API server, operator, webhook, fake providers, sidecar.
-	go run ./hack/demo
+	go run ./hack/demo -assets $(ENVTEST_ASSETS) -manager $(LOCALBIN)/manager -sidecar $(LOCALBIN)/llmroute-sidecar
 
 ##@ Development
 
