@@ -133,7 +133,7 @@ func preflight() error {
 // to start when addresses of 198.18.0.0/15 are in use by something else.
 func (c *cluster) cleanUpEarlierRun() error {
 	_, stateErr := os.Stat(c.state)
-	if stateErr == nil || linkExists(hostLink) || len(leftoverCgroups()) > 0 {
+	if stateErr == nil || hostLinkExists() || len(leftoverCgroups()) > 0 {
 		logf("cleaning up after an earlier run that did not finish")
 		if err := c.teardown(); err != nil {
 			return fmt.Errorf("cleaning up the earlier run: %w", err)
@@ -311,7 +311,7 @@ func (c *cluster) ctr(args ...string) (string, error) {
 }
 
 func (c *cluster) startContainerd(ctx context.Context) error {
-	if _, err := c.start("containerd", filepath.Join(c.containerdDir(), "containerd"),
+	if err := c.start("containerd", filepath.Join(c.containerdDir(), "containerd"),
 		"--config", filepath.Join(c.state, "containerd", "config.toml")); err != nil {
 		return err
 	}
@@ -335,7 +335,7 @@ func (c *cluster) startContainerd(ctx context.Context) error {
 
 func (c *cluster) startControlPlane(ctx context.Context) error {
 	k8s := filepath.Join(c.bin, "k8s")
-	if _, err := c.start("etcd", filepath.Join(k8s, "etcd"),
+	if err := c.start("etcd", filepath.Join(k8s, "etcd"),
 		"--data-dir", filepath.Join(c.state, "etcd"),
 		"--listen-client-urls", "http://127.0.0.1:2379",
 		"--advertise-client-urls", "http://127.0.0.1:2379",
@@ -348,7 +348,7 @@ func (c *cluster) startControlPlane(ctx context.Context) error {
 		return err
 	}
 	pki := c.pki.path
-	if _, err := c.start("kube-apiserver", filepath.Join(k8s, "kube-apiserver"),
+	if err := c.start("kube-apiserver", filepath.Join(k8s, "kube-apiserver"),
 		"--etcd-servers", "http://127.0.0.1:2379",
 		"--advertise-address", nodeIP,
 		"--secure-port", "6443",
@@ -388,7 +388,7 @@ func (c *cluster) apiGet(path string) error {
 
 func (c *cluster) startNode(ctx context.Context) error {
 	k8s := filepath.Join(c.bin, "k8s")
-	if _, err := c.start("kube-controller-manager", filepath.Join(k8s, "kube-controller-manager"),
+	if err := c.start("kube-controller-manager", filepath.Join(k8s, "kube-controller-manager"),
 		"--kubeconfig", filepath.Join(c.state, kcmID.name+".kubeconfig"),
 		"--service-account-private-key-file", c.pki.path("sa.key"),
 		"--root-ca-file", c.pki.path("ca.crt"),
@@ -400,14 +400,14 @@ func (c *cluster) startNode(ctx context.Context) error {
 	); err != nil {
 		return err
 	}
-	if _, err := c.start("kube-scheduler", filepath.Join(k8s, "kube-scheduler"),
+	if err := c.start("kube-scheduler", filepath.Join(k8s, "kube-scheduler"),
 		"--kubeconfig", filepath.Join(c.state, schedulerID.name+".kubeconfig"),
 		"--bind-address", "127.0.0.1",
 		"--leader-elect=false",
 	); err != nil {
 		return err
 	}
-	if _, err := c.start("kubelet", filepath.Join(k8s, "kubelet"),
+	if err := c.start("kubelet", filepath.Join(k8s, "kubelet"),
 		"--config", filepath.Join(c.state, "kubelet.yaml"),
 		"--kubeconfig", filepath.Join(c.state, kubeletID.name+".kubeconfig"),
 		"--root-dir", filepath.Join(c.state, "kubelet"),
@@ -417,7 +417,7 @@ func (c *cluster) startNode(ctx context.Context) error {
 	); err != nil {
 		return err
 	}
-	if _, err := c.start("kube-proxy", filepath.Join(k8s, "kube-proxy"),
+	if err := c.start("kube-proxy", filepath.Join(k8s, "kube-proxy"),
 		"--config", filepath.Join(c.state, "kube-proxy.yaml"),
 	); err != nil {
 		return err
@@ -432,7 +432,7 @@ func (c *cluster) startNode(ctx context.Context) error {
 				if cond.Status == corev1.ConditionTrue {
 					return nil
 				}
-				return fmt.Errorf("Ready=%s: %s", cond.Status, cond.Message)
+				return fmt.Errorf("node condition Ready=%s: %s", cond.Status, cond.Message)
 			}
 		}
 		return errors.New("no Ready condition yet")

@@ -28,15 +28,15 @@ type daemon struct {
 const joinCgroupAndExec = `for f in $LLMROUTE_E2E_CGROUP_PROCS; do echo $$ > "$f" || exit 1; done; exec "$@"`
 
 // start starts bin with args as a node daemon.
-func (c *cluster) start(name, bin string, args ...string) (*daemon, error) {
+func (c *cluster) start(name, bin string, args ...string) error {
 	procs, err := systemCgroupProcs()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	logFile := filepath.Join(c.logs, name+".log")
 	out, err := os.Create(logFile)
 	if err != nil {
-		return nil, err
+		return err
 	}
 	argv := append([]string{"-c", joinCgroupAndExec, "sh", "nsenter", "--net=" + c.netnsFile(), "--", bin}, args...)
 	cmd := exec.Command("/bin/sh", argv...)
@@ -52,7 +52,7 @@ func (c *cluster) start(name, bin string, args ...string) (*daemon, error) {
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		out.Close()
-		return nil, fmt.Errorf("start %s: %w", name, err)
+		return fmt.Errorf("start %s: %w", name, err)
 	}
 	d := &daemon{name: name, cmd: cmd, log: logFile, done: make(chan struct{})}
 	go func() {
@@ -61,7 +61,7 @@ func (c *cluster) start(name, bin string, args ...string) (*daemon, error) {
 		close(d.done)
 	}()
 	c.daemons = append(c.daemons, d)
-	return d, nil
+	return nil
 }
 
 func (d *daemon) exited() bool {

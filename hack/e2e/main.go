@@ -138,7 +138,7 @@ func runCluster(o options, command []string) int {
 		}
 	}()
 
-	code := 0
+	var code int
 	if err := c.cleanUpEarlierRun(); err != nil {
 		fmt.Fprintf(os.Stderr, "e2e: %v\n", err)
 		return 1

@@ -102,11 +102,11 @@ func (c *cluster) setUpNetwork() error {
 // step tolerates what is already gone.
 func (c *cluster) tearDownNetwork() error {
 	var errs []string
-	if linkExists(hostLink) {
+	if hostLinkExists() {
 		// Deleting one end deletes the pair, and the routes through it. The
 		// kernel also deletes it on its own once the namespace is gone,
 		// which may happen meanwhile.
-		if err := run("ip", "link", "del", hostLink); err != nil && linkExists(hostLink) {
+		if err := run("ip", "link", "del", hostLink); err != nil && hostLinkExists() {
 			errs = append(errs, err.Error())
 		}
 	}
@@ -135,8 +135,9 @@ func (c *cluster) tearDownNetwork() error {
 	return nil
 }
 
-func linkExists(name string) bool {
-	_, err := os.Stat(filepath.Join("/sys/class/net", name))
+// hostLinkExists says whether the host end of the node's veth pair is there.
+func hostLinkExists() bool {
+	_, err := os.Stat(filepath.Join("/sys/class/net", hostLink))
 	return err == nil
 }
 

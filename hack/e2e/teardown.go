@@ -105,7 +105,7 @@ func (c *cluster) leftovers() error {
 	if m := mountsUnder(c.state); len(m) > 0 {
 		left = append(left, "mounts "+strings.Join(m, ", "))
 	}
-	if linkExists(hostLink) {
+	if hostLinkExists() {
 		left = append(left, "link "+hostLink)
 	}
 	if r := hostRoutesInGuard(); len(r) > 0 {
